@@ -1,0 +1,197 @@
+// The browser half of the refresh-token pattern. Tokens live in HttpOnly cookies this script
+// cannot read; it only echoes the readable CSRF cookie in a header, and refreshes on expiry.
+"use strict";
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+function cookie(name) {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+}
+
+function logEvent(text) {
+  const log = document.getElementById("refresh-log");
+  if (!log) return;
+  const item = document.createElement("li");
+  item.textContent = `${new Date().toLocaleTimeString()} — ${text}`;
+  log.prepend(item);
+}
+
+function goToLogin(reason) {
+  window.location.assign("/login?reason=" + encodeURIComponent(reason));
+}
+
+// A refresh token is single-use: spending one twice looks like theft and revokes the session. So
+// requests that find the access token expired together share one refresh, and one that was sent
+// before some other refresh (in this tab or another: the CSRF cookie changes with every refresh
+// token) just retries. Tabs take turns through a Web Lock where the browser has them.
+let refreshInFlight = null;
+const oneTabAtATime = navigator.locks ? (task) => navigator.locks.request("paseto-refresh", task) : (task) => task();
+
+function refreshOnce(refreshCsrfWhenSent) {
+  const alreadyRefreshed = () => cookie("csrf_refresh_token") !== refreshCsrfWhenSent;
+  if (alreadyRefreshed()) return Promise.resolve(true);
+  if (!refreshInFlight) {
+    refreshInFlight = oneTabAtATime(async () => {
+      if (alreadyRefreshed()) return true;
+      const response = await fetch("/refresh", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": cookie("csrf_refresh_token") },
+      });
+      logEvent(response.ok ? "access token expired → refreshed (new refresh token too)" : "refresh refused");
+      return response.ok;
+    })
+      .catch(() => false)
+      .finally(() => { refreshInFlight = null; });
+  }
+  return refreshInFlight;
+}
+
+async function errorCode(response) {
+  try { return (await response.clone().json()).code; } catch { return undefined; }
+}
+
+// fetch() with cookies and CSRF; on 401 token_expired it refreshes once and retries once.
+async function api(path, { method = "GET", body } = {}) {
+  const send = () => {
+    const headers = { "Content-Type": "application/json" };
+    if (UNSAFE.has(method)) headers["X-CSRF-Token"] = cookie("csrf_access_token");
+    return fetch(path, {
+      method, credentials: "same-origin", headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  };
+  const refreshCsrfWhenSent = cookie("csrf_refresh_token");
+  let response = await send();
+  if (response.status === 401 && ["token_expired", "missing_token"].includes(await errorCode(response))) {
+    if (!(await refreshOnce(refreshCsrfWhenSent))) {
+      goToLogin("Your session has ended. Please log in again.");
+      return response;
+    }
+    response = await send();
+  }
+  if (response.status === 401 && ["token_revoked", "token_reused", "missing_token"].includes(await errorCode(response))) {
+    goToLogin("You have been logged out.");
+  }
+  return response;
+}
+
+async function detail(response) {
+  try {
+    const data = await response.json();
+    return typeof data.detail === "string" ? data.detail : "Please check the form.";
+  } catch {
+    return `Request failed (${response.status}).`;
+  }
+}
+
+// -- login page ----------------------------------------------------------------------------------
+
+function initLogin(form) {
+  const reason = new URLSearchParams(window.location.search).get("reason");
+  const notice = document.getElementById("login-notice");
+  if (reason) { notice.textContent = reason; notice.hidden = false; }
+  const error = document.getElementById("login-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    const response = await fetch("/login/browser", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: form.username.value, password: form.password.value }),
+    });
+    if (response.ok) { window.location.assign("/"); return; }
+    error.textContent = await detail(response);
+    form.password.value = "";
+    form.password.focus();
+  });
+}
+
+// -- dashboard --------------------------------------------------------------------------------------
+
+let expiresAt = null;
+
+function tick() {
+  const countdown = document.getElementById("session-countdown");
+  if (!expiresAt) return;
+  const seconds = Math.max(0, Math.ceil((expiresAt - Date.now()) / 1000));
+  countdown.textContent = seconds > 0 ? `${seconds} s` : "expired (refreshes on your next action)";
+}
+
+async function loadSession() {
+  const response = await api("/session");
+  if (!response.ok) return;
+  const session = await response.json();
+  expiresAt = Date.parse(session.expires_at);
+  document.getElementById("session-user").textContent = session.user;
+  document.getElementById("session-fresh").textContent = session.fresh ? "yes" : "no (refreshed)";
+  document.getElementById("session-expires").textContent = `(at ${new Date(expiresAt).toLocaleTimeString()})`;
+  tick();
+}
+
+async function changePassword(form, result) {
+  const response = await api("/users/me/password", {
+    method: "POST",
+    body: { current_password: form["current-password"].value, new_password: form["new-password"].value },
+  });
+  if (response.status === 204) {
+    result.textContent = "Password changed. Your other sessions were logged out.";
+    form.reset();
+    logEvent("password changed; other sessions revoked");
+  } else if ((await errorCode(response)) === "fresh_token_required") {
+    result.textContent = "Please confirm your password to continue.";
+    const reauth = document.getElementById("reauth-form");
+    reauth.hidden = false;
+    document.getElementById("reauth-password").focus();
+  } else {
+    result.textContent = await detail(response);
+  }
+}
+
+function initDashboard() {
+  const result = document.getElementById("protected-result");
+  document.getElementById("call-protected").addEventListener("click", async () => {
+    const response = await api("/protected");
+    result.textContent = response.ok ? `/protected says: ${JSON.stringify(await response.json())}` : await detail(response);
+    loadSession();
+  });
+  document.getElementById("logout").addEventListener("click", async () => {
+    await api("/logout", { method: "POST" });
+    goToLogin("You have logged out.");
+  });
+  document.getElementById("logout-all").addEventListener("click", async () => {
+    await api("/logout/all", { method: "POST" });
+    goToLogin("You have logged out on every device.");
+  });
+
+  const passwordForm = document.getElementById("password-form");
+  const passwordResult = document.getElementById("password-result");
+  passwordForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await changePassword(passwordForm, passwordResult);
+    loadSession();
+  });
+  const reauth = document.getElementById("reauth-form");
+  reauth.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const password = document.getElementById("reauth-password");
+    const response = await api("/fresh-login", { method: "POST", body: { password: password.value } });
+    password.value = "";
+    if (!response.ok) { passwordResult.textContent = await detail(response); return; }
+    reauth.hidden = true;
+    logEvent("password re-entered → fresh access token");
+    await changePassword(passwordForm, passwordResult);
+    loadSession();
+  });
+
+  logEvent("dashboard opened");
+  loadSession();
+  setInterval(tick, 1000);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const loginForm = document.getElementById("login-form");
+  if (loginForm) initLogin(loginForm);
+  if (document.getElementById("session-user")) initDashboard();
+});

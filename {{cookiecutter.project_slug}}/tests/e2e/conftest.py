@@ -1,0 +1,112 @@
+"""Browser fixtures: a live uvicorn server on a free loopback port and a Chromium to drive it.
+
+The server runs in a thread of the test process, with the test's own Settings and database, so a
+test reads the same settings the server uses. Access tokens live a few seconds, so the refresh flow
+happens within a test.
+"""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Playwright
+from sqlmodel import Session
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.users import service as users_service
+
+from ..conftest import PASSWORD
+
+USERNAME = "alice"
+ACCESS_TOKEN_MINUTES = 0.05  # 3 seconds: long enough to load a page, short enough to wait out
+SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_ARGS = [
+    # Root in a container has no sandbox to drop into; there is no GPU and no network either.
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    settings: Settings
+    username: str = USERNAME
+    password: str = PASSWORD
+
+
+def find_chromium(playwright: Playwright) -> str:
+    bundled = playwright.chromium.executable_path
+    if Path(bundled).is_file():
+        return bundled
+    for name in SYSTEM_CHROMIUMS:
+        found = shutil.which(name)
+        if found:
+            return found
+    # Failing, not skipping: a suite that skips its browser tests looks green while proving nothing.
+    pytest.fail(
+        "The e2e tests need Chromium and found none. Install one with\n"
+        "    sudo apt-get install -y chromium        (Debian/Ubuntu)\n"
+        "or  python -m playwright install --with-deps chromium",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwright: Playwright) -> dict[str, Any]:
+    return {**browser_type_launch_args, "executable_path": find_chromium(playwright), "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def e2e_settings(settings: Settings) -> Settings:
+    # cookie_secure stays at its default (True): Chromium keeps Secure cookies from http://127.0.0.1,
+    # a secure context, so these tests also prove the shipped default works.
+    return settings.model_copy(update={"access_token_minutes": ACCESS_TOKEN_MINUTES, "cookie_secure": True})
+
+
+@pytest.fixture
+def live_server(e2e_settings: Settings) -> Iterator[LiveServer]:
+    app = create_app(e2e_settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # Bound here and handed to uvicorn, so no other process can take the port in between.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start; see the captured log above", pytrace=False)
+        time.sleep(0.02)
+    with Session(app.state.engine) as session:  # the lifespan has created the tables by now
+        users_service.create_user(session, USERNAME, PASSWORD, f"{USERNAME}@example.com")
+    yield LiveServer(url=f"http://{host}:{port}", settings=e2e_settings)
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args: dict[str, Any], live_server: LiveServer) -> dict[str, Any]:
+    return {**browser_context_args, "base_url": live_server.url}
+
+
+@pytest.fixture
+def artifacts_dir(pytestconfig: pytest.Config) -> Path:
+    """`<project>/test-results/` (git-ignored): files a person can look at after the run."""
+    path = pytestconfig.rootpath / "test-results"
+    path.mkdir(exist_ok=True)
+    return path

@@ -1,0 +1,188 @@
+"""Server-side sessions: refresh-token rotation, reuse detection, revocation and its reach across instances."""
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from {{ cookiecutter.package_name }}.auth import service as auth_service
+from {{ cookiecutter.package_name }}.auth.models import TokenFamily
+from {{ cookiecutter.package_name }}.database import utcnow
+from {{ cookiecutter.package_name }}.paseto.tokens import decode_token
+from {{ cookiecutter.package_name }}.users import service as users_service
+
+from .conftest import PASSWORD, bearer, login
+
+
+def refresh(client: TestClient, refresh_token: str) -> dict[str, str]:
+    response = client.post("/refresh", headers=bearer(refresh_token))
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()
+    return tokens
+
+
+def code_of(response: object) -> str:
+    return str(response.json()["code"])  # type: ignore[attr-defined]
+
+
+def test_each_refresh_spends_the_presented_token(client: TestClient, tokens: dict[str, str]) -> None:
+    first = refresh(client, tokens["refresh_token"])
+    second = refresh(client, first["refresh_token"])
+    assert client.get("/protected", headers=bearer(second["access_token"])).status_code == 200
+
+
+def test_replaying_a_spent_refresh_token_revokes_the_whole_family(client: TestClient, tokens: dict[str, str]) -> None:
+    stolen = tokens["refresh_token"]
+    victim = refresh(client, stolen)  # the victim refreshes first; the thief kept a copy
+    replay = client.post("/refresh", headers=bearer(stolen))
+    assert replay.status_code == 401
+    assert code_of(replay) == "token_reused"
+    # The victim's newer tokens die with the family, and so does any further try by the thief.
+    assert code_of(client.post("/refresh", headers=bearer(victim["refresh_token"]))) == "token_revoked"
+    assert code_of(client.get("/protected", headers=bearer(victim["access_token"]))) == "token_revoked"
+    assert code_of(client.post("/refresh", headers=bearer(stolen))) == "token_revoked"
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, family_id(client, tokens))
+        assert family is not None
+        assert family.revoked_reason == "reuse"
+
+
+def family_id(client: TestClient, tokens: dict[str, str]) -> str:
+    return str(decode_token(client.app.state.authpaseto, tokens["refresh_token"])["fam"])  # type: ignore[attr-defined]
+
+
+def test_other_sessions_survive_reuse_in_one(client: TestClient, user: dict[str, str]) -> None:
+    phone, laptop = login(client), login(client)
+    refresh(client, phone["refresh_token"])
+    client.post("/refresh", headers=bearer(phone["refresh_token"]))
+    assert client.get("/protected", headers=bearer(laptop["access_token"])).status_code == 200
+    refresh(client, laptop["refresh_token"])
+
+
+def test_the_database_keeps_only_a_hash_of_the_refresh_token(client: TestClient, tokens: dict[str, str]) -> None:
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, family_id(client, tokens))
+    assert family is not None
+    assert tokens["refresh_token"] not in family.current_token_hash
+    assert len(family.current_token_hash) == 64
+
+
+def test_logout_revokes_the_session(client: TestClient, tokens: dict[str, str]) -> None:
+    assert client.post("/logout", headers=bearer(tokens["access_token"])).status_code == 204
+    assert code_of(client.get("/protected", headers=bearer(tokens["access_token"]))) == "token_revoked"
+    assert code_of(client.post("/refresh", headers=bearer(tokens["refresh_token"]))) == "token_revoked"
+
+
+def test_logout_everywhere_revokes_every_session_of_the_user(client: TestClient, user: dict[str, str]) -> None:
+    phone, laptop = login(client), login(client)
+    assert client.post("/logout/all", headers=bearer(phone["access_token"])).status_code == 204
+    for tokens in (phone, laptop):
+        assert code_of(client.get("/protected", headers=bearer(tokens["access_token"]))) == "token_revoked"
+        assert code_of(client.post("/refresh", headers=bearer(tokens["refresh_token"]))) == "token_revoked"
+
+
+def test_changing_the_password_logs_out_every_other_session(client: TestClient, user: dict[str, str]) -> None:
+    current, other = login(client), login(client)
+    change = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
+    assert client.post("/users/me/password", headers=bearer(current["access_token"]), json=change).status_code == 204
+    assert client.get("/protected", headers=bearer(current["access_token"])).status_code == 200
+    refresh(client, current["refresh_token"])
+    assert code_of(client.get("/protected", headers=bearer(other["access_token"]))) == "token_revoked"
+    assert code_of(client.post("/login", json={"username": "alice", "password": PASSWORD})) == "invalid_credentials"
+    login(client, password="a brand new passphrase")
+
+
+def test_deactivating_a_user_refuses_their_tokens_at_once(client: TestClient, tokens: dict[str, str]) -> None:
+    app = client.app
+    with Session(app.state.engine) as session:  # type: ignore[attr-defined]
+        alice = users_service.get_by_username(session, "alice")
+        assert alice is not None and alice.id is not None
+        users_service.set_active(session, alice, False)
+        auth_service.revoke_user_sessions(session, app.state.revoked_families, alice.id, reason="deactivated")  # type: ignore[attr-defined]
+    assert code_of(client.get("/users/me", headers=bearer(tokens["access_token"]))) == "token_revoked"
+    assert code_of(client.get("/protected", headers=bearer(tokens["access_token"]))) == "token_revoked"
+    assert code_of(client.post("/login", json={"username": "alice", "password": PASSWORD})) == "invalid_credentials"
+
+
+def test_inactive_user_is_refused_even_before_sessions_are_revoked(client: TestClient, tokens: dict[str, str]) -> None:
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        alice = users_service.get_by_username(session, "alice")
+        assert alice is not None
+        users_service.set_active(session, alice, False)
+    assert code_of(client.get("/users/me", headers=bearer(tokens["access_token"]))) == "token_revoked"
+
+
+def test_logout_on_one_instance_is_honoured_by_another_within_a_second(
+    make_client: Callable[..., TestClient], client: TestClient, tokens: dict[str, str]
+) -> None:
+    # A second instance: same database and key, its own in-memory revocation set, default 1 s sync.
+    other = make_client(paseto_key=client.app.state.settings.paseto_key, revocation_sync_seconds=1.0)  # type: ignore[attr-defined]
+    assert other.get("/protected", headers=bearer(tokens["access_token"])).status_code == 200
+    assert client.post("/logout", headers=bearer(tokens["access_token"])).status_code == 204
+    logged_out = time.monotonic()
+    while other.get("/protected", headers=bearer(tokens["access_token"])).status_code == 200:
+        assert time.monotonic() - logged_out < 1.5, "the second instance still accepts the token"
+        time.sleep(0.02)
+    assert time.monotonic() - logged_out <= 1.1
+
+
+@pytest.mark.parametrize("run", range(20))
+def test_concurrent_refreshes_with_one_token_let_exactly_one_through(
+    make_client: Callable[..., TestClient], client: TestClient, tokens: dict[str, str], run: int
+) -> None:
+    # Two instances (own engines and connections) on one database, released at the same moment.
+    other = make_client(paseto_key=client.app.state.settings.paseto_key)  # type: ignore[attr-defined]
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, str]] = []
+
+    def spend(instance: TestClient) -> None:
+        barrier.wait()
+        response = instance.post("/refresh", headers=bearer(tokens["refresh_token"]))
+        results.append((response.status_code, response.json().get("code", "ok")))
+
+    threads = [threading.Thread(target=spend, args=(instance,)) for instance in (client, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [(200, "ok"), (401, "token_reused")]
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, family_id(client, tokens))
+        assert family is not None and family.revoked_at is not None
+
+
+def test_purge_deletes_only_expired_sessions(client: TestClient, user: dict[str, str]) -> None:
+    kept, expired = login(client), login(client)
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, family_id(client, expired))
+        assert family is not None
+        # Kept while access tokens of the family may still be alive, deleted after.
+        family.expires_at = utcnow() - timedelta(seconds=10)
+        session.add(family)
+        session.commit()
+        assert auth_service.purge_expired(session, timedelta(seconds=60)) == 0
+        assert auth_service.purge_expired(session, timedelta(seconds=5)) == 1
+        assert session.get(TokenFamily, family_id(client, kept)) is not None
+
+
+def test_revoked_family_stays_refused_while_its_access_tokens_may_live(client: TestClient, tokens: dict[str, str]) -> None:
+    assert client.post("/logout", headers=bearer(tokens["access_token"])).status_code == 204
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, family_id(client, tokens))
+        assert family is not None
+        family.expires_at = utcnow() - timedelta(seconds=1)  # the refresh token has expired, the access token not
+        session.add(family)
+        session.commit()
+    client.app.state.revoked_families.sync()  # type: ignore[attr-defined]
+    assert code_of(client.get("/protected", headers=bearer(tokens["access_token"]))) == "token_revoked"
+
+
+def test_a_logout_newer_than_the_last_database_read_is_not_forgotten(client: TestClient, tokens: dict[str, str]) -> None:
+    revoked = client.app.state.revoked_families  # type: ignore[attr-defined]
+    revoked.add("a-family-revoked-after-the-read")  # as if sync() had read the database just before the logout
+    revoked.sync()
+    assert revoked.is_revoked("a-family-revoked-after-the-read")
