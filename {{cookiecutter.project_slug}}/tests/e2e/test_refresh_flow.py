@@ -180,3 +180,21 @@ def test_concurrent_calls_after_expiry_share_one_refresh(page: Page, live_server
     statuses = page.evaluate("() => Promise.all([api('/protected'), api('/session')]).then((rs) => rs.map((r) => r.status))")
     assert statuses == [200, 200]
     assert len(refreshes) == 1
+
+
+def test_two_tabs_expiring_together_refresh_once(context: BrowserContext, live_server: LiveServer) -> None:
+    # Both tabs hold the same single-use refresh cookie: two refreshes in flight would look like theft.
+    first, second = context.new_page(), context.new_page()
+    log_in(first, live_server)
+    second.goto("/")
+    expect(second.locator("#session-user")).to_have_text(live_server.username)
+    refreshes: list[Request] = []
+    context.on("request", lambda request: refreshes.append(request) if is_refresh(request) else None)
+    wait_for_access_expiry(first)
+
+    for tab in (first, second):  # started back to back, awaited after
+        tab.evaluate("() => { window.pending = api('/protected').then((response) => response.status); }")
+    assert [tab.evaluate("() => window.pending") for tab in (first, second)] == [200, 200]
+    assert len(refreshes) == 1
+    second.click("#call-protected")  # the session survived: no reuse was detected
+    expect(second.locator("#protected-result")).to_contain_text("/protected says")

@@ -54,15 +54,18 @@ def _count(session: Session, limit: Limit, now: datetime, window: timedelta, max
             window_started_at=case((window_over, now), else_=col(row.window_started_at)),
         )
     )
-    if session.exec(bump).rowcount == 0:
-        if session.get(LoginThrottle, limit.key) is not None:  # blocked since the first look
-            session.rollback()
-            _refuse_if_blocked(session, [limit.key], now)
+    counted = session.exec(bump).rowcount == 1
+    if not counted:  # no row yet, or blocked
         try:
             with session.begin_nested():
                 session.add(LoginThrottle(key=limit.key, failures=1, window_started_at=now))
-        except IntegrityError:  # another instance inserted it first
-            session.exec(bump)
+            counted = True
+        except IntegrityError:  # the row exists: a concurrent attempt inserted it, or it is blocked
+            counted = session.exec(bump).rowcount == 1
+    if not counted:  # blocked by a concurrent attempt since the first look
+        session.rollback()
+        _refuse_if_blocked(session, [limit.key], now)
+        raise TooManyAttemptsError(retry_after=1)
     # The UPDATE holds the row (PostgreSQL) or the database (SQLite) until commit: this count is exact.
     attempts = session.exec(select(row.failures).where(col(row.key) == limit.key)).one()
     if attempts >= limit.free_attempts:
