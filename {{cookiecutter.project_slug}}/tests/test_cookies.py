@@ -100,6 +100,16 @@ def test_refresh_by_cookie_rotates_cookies_and_needs_the_refresh_csrf(client: Te
     assert after["refresh_token"]["value"] != before["refresh_token"]["value"]
 
 
+def test_token_location_setting_limits_where_tokens_are_read(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    headers_only = make_client(token_location=["headers"])
+    assert headers_only.post("/login/browser", json=CREDENTIALS).status_code == 204
+    assert headers_only.get("/protected").json()["code"] == "missing_token"  # the cookie is ignored
+    cookies_only = make_client(token_location=["cookies"])
+    tokens = cookies_only.post("/login", json=CREDENTIALS).json()
+    response = cookies_only.get("/protected", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert response.json()["code"] == "missing_token"
+
+
 def test_header_transport_needs_no_csrf(client: TestClient, user: dict[str, str]) -> None:
     tokens = client.post("/login", json=CREDENTIALS).json()
     assert client.post("/fresh-only", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     refresh_token_days: float = Field(default=14, gt=0)
     token_leeway_seconds: int = Field(default=0, ge=0)
 
+    # Where tokens are read from: API clients send headers, browsers cookies (with a CSRF header).
+    token_location: list[Literal["headers", "cookies"]] = Field(default=["headers", "cookies"], min_length=1)
     # Browser cookies: Secure must stay on everywhere but plain-http development on localhost.
     cookie_secure: bool = True
     cookie_samesite: Literal["lax", "strict"] = "lax"
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
             leeway=timedelta(seconds=self.token_leeway_seconds),
             issuer=self.paseto_issuer,
             audience=self.paseto_audience,
-            token_location=frozenset({"headers", "cookies"}),
+            token_location=frozenset(self.token_location),
             cookie_secure=self.cookie_secure,
             cookie_samesite=self.cookie_samesite,
         )
