@@ -25,11 +25,15 @@ NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "respon
 # -- 1. login ---------------------------------------------------------------------------------------
 
 
+def _log_in(body: Credentials, session: SessionDep, settings: SettingsDep, auth: AuthPASETO, client: str) -> service.IssuedTokens:
+    user = service.check_password(session, settings, body.username, body.password, client)
+    return service.start_session(session, auth, user)
+
+
 @router.post("/login")
 def login(body: Credentials, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress) -> TokenPair:
     """Check the password; return a fresh access token and a refresh token."""
-    user = service.check_password(session, settings, body.username, body.password, client)
-    tokens = service.start_session(session, auth, user)
+    tokens = _log_in(body, session, settings, auth, client)
     return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
 
 
@@ -42,16 +46,14 @@ def login_form(
     client: ClientAddress,
 ) -> TokenPair:
     """The same login as an OAuth2 password form, so the OpenAPI page's Authorize button works."""
-    user = service.check_password(session, settings, form.username, form.password, client)
-    tokens = service.start_session(session, auth, user)
+    tokens = _log_in(form, session, settings, auth, client)
     return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
 
 
 @router.post("/login/browser", **NO_CONTENT)
 def login_browser(body: Credentials, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress) -> None:
     """Browser login: the tokens go into HttpOnly cookies, never into the page."""
-    user = service.check_password(session, settings, body.username, body.password, client)
-    tokens = service.start_session(session, auth, user)
+    tokens = _log_in(body, session, settings, auth, client)
     auth.set_access_cookies(tokens.access_token)
     auth.set_refresh_cookies(tokens.refresh_token)
 
