@@ -1,19 +1,29 @@
 """Shared fixtures: every test builds its own app from its own Settings and its own empty database.
 
-The database is a SQLite file in the test's temporary folder, or, when TEST_DATABASE_URL names a
-PostgreSQL server, a database created for the test and dropped after it.
+{% if cookiecutter.database == "postgresql" -%}
+The database is created for the test on the PostgreSQL server at TEST_DATABASE_URL (default: the
+local server as user postgres) and dropped after it.
+{%- else -%}
+The database is a SQLite file in the test's temporary folder.
+{%- endif %} Tables come from the models (`create_all`, in tests
+only); tests/test_migrations.py proves the migrations make the same ones.
 """
 
+{% if cookiecutter.database == "postgresql" -%}
 import os
 import uuid
+{% endif -%}
 from collections.abc import Callable, Iterator
+{%- if cookiecutter.database == "sqlite" %}
+from pathlib import Path
+{%- endif %}
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlalchemy import create_engine{% if cookiecutter.database == "postgresql" %}, text
+from sqlalchemy.engine import make_url{% endif %}
+from sqlmodel import Session, SQLModel
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
@@ -23,22 +33,37 @@ from {{ cookiecutter.package_name }}.users import service as users_service
 
 PURPOSE: Purpose = "{{ cookiecutter.paseto_purpose }}"
 PASSWORD = "correct horse battery staple"
+{%- if cookiecutter.database == "postgresql" %}
+SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
-@pytest.fixture
-def database_url(tmp_path: Any) -> Iterator[str]:
-    server = os.environ.get("TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+def drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:
+        pytest.fail(f"no PostgreSQL server for the tests at TEST_DATABASE_URL={SERVER_URL}: {error}", pytrace=False)
+    finally:
+        admin.dispose()
+    yield make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    drop_database(SERVER_URL, name)
+{%- else %}
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'test.db'}"
+{%- endif %}
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:
@@ -47,9 +72,22 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "paseto_purpose": PURPOSE,
         "paseto_key": generate_key(PURPOSE),
         "cookie_secure": False,  # TestClient talks plain http to "testserver"
+        "trusted_hosts": ["testserver", "127.0.0.1", "localhost"],
+        "registration_open": True,
+        "docs_enabled": True,
         "revocation_sync_seconds": 0.2,
+        # argon2id at its cheapest: the tests check behaviour, not hashing cost (2 ms instead of 200 ms a hash).
+        "password_hash_memory_kib": 1024,
+        "password_hash_time_cost": 1,
+        "password_hash_parallelism": 1,
     }
     return Settings(_env_file=None, **{**values, **overrides})
+
+
+def create_tables(database_url: str) -> None:
+    engine = create_engine(database_url)
+    SQLModel.metadata.create_all(engine)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -61,6 +99,8 @@ def settings(database_url: str) -> Settings:
 def make_client(database_url: str) -> Iterator[Callable[..., TestClient]]:
     """Build a started app (and its client) from settings overrides; several may share the database."""
     clients: list[TestClient] = []
+
+    create_tables(database_url)
 
     def build(settings: Settings | None = None, **overrides: Any) -> TestClient:
         client = TestClient(create_app(settings or make_settings(database_url, **overrides)), raise_server_exceptions=False)
@@ -81,7 +121,7 @@ def client(make_client: Callable[..., TestClient], settings: Settings) -> TestCl
 def user(client: TestClient) -> dict[str, str]:
     """A registered user: {"username": ..., "password": ...}."""
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
-        users_service.create_user(session, "alice", PASSWORD, "alice@example.com")
+        users_service.create_user(session, client.app.state.settings, "alice", PASSWORD, "alice@example.com")  # type: ignore[attr-defined]
     return {"username": "alice", "password": PASSWORD}
 
 

@@ -100,7 +100,7 @@ def test_fresh_login_turns_a_refreshed_session_fresh_again(client: TestClient, t
     assert_refused(client.post("/fresh-login", headers=stale, json={"password": "wrong"}), "invalid_credentials")
     response = client.post("/fresh-login", headers=stale, json={"password": PASSWORD})
     assert response.status_code == 200, response.text
-    assert set(response.json()) == {"access_token", "token_type"}  # no new refresh token
+    assert set(response.json()) == {"access_token", "token_type", "expires_in"}  # no new refresh token
     assert client.post("/fresh-only", headers=bearer(response.json()["access_token"])).status_code == 200
 
 
@@ -188,9 +188,10 @@ def test_crafted_tokens_never_reach_a_500(client: TestClient, token: str, method
     assert response.json()["code"] in {"invalid_header", "invalid_token", "unsupported_token", "unknown_key"}
 
 
-def test_openapi_declares_the_security_schemes(client: TestClient) -> None:
+def test_openapi_declares_one_security_scheme_for_every_token_route(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
-    schemes = schema["components"]["securitySchemes"]
-    assert schemes["HTTPBearer"] == {"type": "http", "scheme": "bearer", "description": schemes["HTTPBearer"]["description"]}
-    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "login/token"
-    assert {"HTTPBearer": []} in schema["paths"]["/protected"]["get"]["security"]
+    assert schema["components"]["securitySchemes"]["PASETO"]["flows"]["password"]["tokenUrl"] == "login/token"
+    for path, method in [("/protected", "get"), ("/refresh", "post"), ("/users/me", "get"), ("/logout", "post"), ("/fresh-only", "post")]:
+        assert schema["paths"][path][method]["security"] == [{"PASETO": []}], path
+    for path in ("/login", "/login/token", "/login/browser", "/register"):
+        assert "security" not in schema["paths"][path]["post"], path

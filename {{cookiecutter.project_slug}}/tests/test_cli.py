@@ -1,9 +1,15 @@
-"""The command line: users, keys, settings."""
+"""The command line: schema, users, keys, settings; each failure is one line, never a traceback."""
 
 import json
+{%- if cookiecutter.database == "postgresql" %}
+import uuid
+{%- endif %}
 from pathlib import Path
 
 import pytest
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy.engine import make_url
+{%- endif %}
 from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.cli import main
@@ -13,32 +19,111 @@ from {{ cookiecutter.package_name }}.paseto import generate_key
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token, encode_token
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PURPOSE
+from .conftest import PURPOSE{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def write_env(folder: Path, database_url: str, **extra: str) -> Path:
+    """A project folder's .env as the post-generation hook writes it, plus alembic.ini beside it."""
+    values = {"PASETO_PURPOSE": PURPOSE, "PASETO_KEY": generate_key(PURPOSE), "DATABASE_URL": database_url, **extra}
+    env = folder / ".env"
+    env.write_text("".join(f"{ENV_PREFIX}{name}={value}\n" for name, value in values.items()))
+    (folder / "alembic.ini").write_text((PROJECT / "alembic.ini").read_text().replace("%(here)s/migrations", str(PROJECT / "migrations")))
+    return env
 
 
 @pytest.fixture
 def env_file(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder with a .env, as the post-generation hook writes it."""
+    """A migrated project folder, as the cwd."""
     monkeypatch.chdir(tmp_path)
-    env = tmp_path / ".env"
-    env.write_text(
-        f"{ENV_PREFIX}PASETO_PURPOSE={PURPOSE}\n{ENV_PREFIX}PASETO_KEY={generate_key(PURPOSE)}\n{ENV_PREFIX}DATABASE_URL={database_url}\n"
-    )
+    env = write_env(tmp_path, database_url)
+    assert main(["migrate"]) == 0
     return env
 
 
-def test_create_user_with_a_random_password_prints_it(env_file: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["create-user", "demo", "--random-password"]) == 0
+def settings_of(env_file: Path) -> Settings:
+    return Settings(_env_file=env_file)
+
+
+def test_migrate_creates_the_schema_and_is_safe_to_repeat(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate"]) == 0
+    assert "database schema at head" in capsys.readouterr().out
+
+
+{% if cookiecutter.database == "postgresql" -%}
+def test_migrate_creates_a_missing_database(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    name = f"created_{uuid.uuid4().hex[:12]}"
+    write_env(tmp_path, make_url(database_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        assert main(["migrate"]) == 0
+        assert main(["create-user", "first", "--password", "long enough password"]) == 0
+    finally:
+        drop_database(database_url, name)
+{%- else -%}
+def test_migrate_creates_the_database_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_env(tmp_path, "sqlite:///./fresh.db")
+    assert main(["migrate"]) == 0
+    assert (tmp_path / "fresh.db").is_file()
+    assert main(["create-user", "first", "--password", "long enough password"]) == 0
+{%- endif %}
+
+
+def test_an_unusable_database_is_one_line_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+{%- if cookiecutter.database == "postgresql" %}
+    write_env(tmp_path, "postgresql+psycopg://app:s3cret-pw@127.0.0.1:1/app")  # nothing listens on port 1
+{%- else %}
+    write_env(tmp_path, f"sqlite:///{tmp_path}/no/such/folder/app.db")
+{%- endif %}
+    for command in (["migrate"], ["create-user", "bob", "--password", "long enough password"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot use the database {ENV_PREFIX}DATABASE_URL=")
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err and "s3cret-pw" not in err
+
+
+def test_create_user_with_a_random_password_prints_it(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["create-user", "Demo", "--random-password"]) == 0
     password = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
-    with Session(make_engine(database_url)) as session:
-        assert users_service.authenticate(session, "demo", password) is not None
+    settings = settings_of(env_file)
+    with Session(make_engine(settings)) as session:
+        assert users_service.check_password(session, settings, "demo", password, "cli-test").username == "demo"
     assert main(["create-user", "demo", "--password", "another password"]) == 1
     assert "taken" in capsys.readouterr().err
+
+
+def test_create_user_exist_ok_makes_the_serve_command_repeatable(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["create-user", "demo", "--random-password", "--exist-ok"]) == 0
+    assert "with password" in capsys.readouterr().out
+    assert main(["create-user", "demo", "--random-password", "--exist-ok"]) == 0
+    assert "exists" in capsys.readouterr().out
 
 
 def test_create_user_applies_the_password_rules(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["create-user", "demo", "--password", "short"]) == 1
     assert "at least 8" in capsys.readouterr().err
+
+
+def test_set_password_and_activation_recover_an_account(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["create-user", "carol", "--password", "first password"])
+    assert main(["deactivate-user", "carol"]) == 0
+    assert main(["set-password", "carol", "--random-password"]) == 0
+    password = capsys.readouterr().out.split("set to: ")[1].split(";")[0]
+    settings = settings_of(env_file)
+    with Session(make_engine(settings)) as session:
+        user = users_service.get_by_username(session, "carol")
+        assert user is not None and not user.is_active
+    assert main(["activate-user", "carol"]) == 0
+    with Session(make_engine(settings)) as session:
+        assert users_service.check_password(session, settings, "carol", password, "cli-test").is_active
+    assert main(["set-password", "nobody", "--password", "whatever long"]) == 1
+    assert "no user 'nobody'" in capsys.readouterr().err
 
 
 def test_generate_key_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,26 +135,42 @@ def test_generate_key_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str
 
 
 def test_rotate_keys_keeps_tokens_of_the_old_key_valid(env_file: Path) -> None:
-    before = Settings(_env_file=env_file)
+    before = settings_of(env_file)
     old_token = encode_token(
         before.paseto_config(), subject="alice", token_type="access", expires_in=before.paseto_config().access_token_expires
     )
     assert main(["rotate-keys"]) == 0
-    after = Settings(_env_file=env_file)
+    after = settings_of(env_file)
     assert after.paseto_key.get_secret_value() != before.paseto_key.get_secret_value()
     assert len(after.paseto_previous_keys) == 1
     assert decode_token(after.paseto_config(), old_token)["sub"] == "alice"
     main(["rotate-keys"]), main(["rotate-keys"])
-    assert len(Settings(_env_file=env_file).paseto_previous_keys) == 2  # --keep 2 by default
+    assert len(settings_of(env_file).paseto_previous_keys) == 2  # --keep 2 by default
     assert f"{ENV_PREFIX}DATABASE_URL=" in env_file.read_text()
 
 
-def test_show_settings_masks_the_key(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_settings_masks_every_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    retired = generate_key(PURPOSE) if PURPOSE == "local" else generate_key("local")
+    env = write_env(tmp_path, "postgresql+psycopg://app:hunter2-secret@db.example:5432/app", PASETO_PREVIOUS_KEYS=json.dumps([retired]))
+    if PURPOSE == "public":  # a public ring only takes k4.public keys
+        env.write_text(env.read_text().replace(retired, "k4.public.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
     assert main(["show-settings"]) == 0
     out = capsys.readouterr().out
+    settings = settings_of(env)
     assert f"{ENV_PREFIX}PASETO_KEY=**********" in out
-    assert Settings(_env_file=env_file).paseto_key.get_secret_value() not in out
-    assert json.dumps([]) in out or "[]" in out
+    assert f"{ENV_PREFIX}PASETO_PREVIOUS_KEYS=**********" in out
+    assert settings.paseto_key.get_secret_value() not in out
+    assert retired not in out and "hunter2-secret" not in out
+    assert f"{ENV_PREFIX}DATABASE_URL=postgresql+psycopg://app:***@db.example:5432/app" in out
+
+
+def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = write_env(tmp_path, "sqlite:///./app.db")
+    env.write_text(env.read_text() + f"{ENV_PREFIX}ACCESS_TOKEN_MINUTES=soon\n")
+    assert main(["show-settings"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {ENV_PREFIX}ACCESS_TOKEN_MINUTES:")
 
 
 def test_bad_key_setting_names_the_setting() -> None:

@@ -1,4 +1,4 @@
-"""Login throttling: failures slow an account (and an address) down, then refuse it with 429."""
+"""Guessing limits: they slow an attacker down, and an attacker cannot turn them against the account's owner."""
 
 import threading
 from collections.abc import Callable
@@ -7,27 +7,49 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import Session
 
-from {{ cookiecutter.package_name }}.auth.models import LoginThrottle
 from {{ cookiecutter.package_name }}.database import utcnow
+from {{ cookiecutter.package_name }}.users import service as users_service
+from {{ cookiecutter.package_name }}.users.models import LoginThrottle
 
 from .conftest import PASSWORD, login
 
 
-def fail(client: TestClient, username: str = "alice") -> int:
-    return client.post("/login", json={"username": username, "password": "wrong password"}).status_code
+def from_address(client: TestClient, address: str) -> TestClient:
+    """The same running app, reached from another client address."""
+    return TestClient(client.app, client=(address, 50000), raise_server_exceptions=False)
+
+
+def attempt(client: TestClient, username: str = "alice", password: str = "wrong password") -> int:
+    return client.post("/login", json={"username": username, "password": password}).status_code
 
 
 def unblock(client: TestClient) -> None:
-    """Let the lockout run out without waiting for it."""
+    """Let every wait run out without waiting for it."""
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         session.exec(update(LoginThrottle).values(blocked_until=utcnow()))
         session.commit()
 
 
+def all_at_once(calls: list[Callable[[], int]]) -> list[int]:
+    barrier = threading.Barrier(len(calls))
+    statuses: list[int] = []
+
+    def run(call: Callable[[], int]) -> None:
+        barrier.wait()
+        statuses.append(call())
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
 def test_repeated_failures_are_refused_with_429_and_retry_after(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
     client = make_client(login_free_failures=3)
-    assert [fail(client) for _ in range(3)] == [401, 401, 401]
-    refused = client.post("/login", json={"username": "alice", "password": PASSWORD})  # even the right password
+    assert [attempt(client) for _ in range(3)] == [401, 401, 401]
+    refused = client.post("/login", json={"username": "alice", "password": PASSWORD})  # even the right password, from here
     assert refused.status_code == 429
     assert refused.json()["code"] == "too_many_attempts"
     assert int(refused.headers["Retry-After"]) >= 1
@@ -37,55 +59,73 @@ def test_each_new_failure_doubles_the_wait(make_client: Callable[..., TestClient
     client = make_client(login_free_failures=1, login_max_lockout_seconds=900)
     waits = []
     for _ in range(4):
-        assert fail(client) == 401
+        assert attempt(client) == 401
         waits.append(int(client.post("/login", json={"username": "alice", "password": "x"}).headers["Retry-After"]))
         unblock(client)
     assert waits == [1, 2, 4, 8]
 
 
-def test_success_resets_the_account_counter(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+def test_success_resets_the_count_of_its_address(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
     client = make_client(login_free_failures=3)
-    fail(client), fail(client)
+    attempt(client), attempt(client)
     login(client)
-    assert [fail(client), fail(client)] == [401, 401]  # two more allowed again
+    assert [attempt(client), attempt(client)] == [401, 401]  # two more allowed again
 
 
 def test_the_count_is_shared_by_every_instance(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
     first, second = make_client(login_free_failures=2), make_client(login_free_failures=2)
-    assert fail(first) == 401
-    assert fail(second) == 401
+    assert attempt(first) == 401
+    assert attempt(second) == 401
     assert first.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 429
 
 
 def test_one_address_trying_many_accounts_is_refused(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
-    client = make_client(login_free_failures=100, login_ip_free_failures=3)
-    assert [fail(client, f"user{n}") for n in range(3)] == [401, 401, 401]
+    client = make_client(login_address_free_failures=3)
+    assert [attempt(client, f"user{n}") for n in range(3)] == [401, 401, 401]
+    assert attempt(client, "alice", PASSWORD) == 429
+    assert attempt(from_address(client, "203.0.113.9"), "alice", PASSWORD) == 200  # only that address waits
+
+
+def test_an_attacker_cannot_lock_the_owner_out(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(login_free_failures=5)
+    attacker = from_address(client, "198.51.100.66")
+    assert [attempt(attacker, name) for name in ["ALICE", "alice", "Alice", "alice", "alice"]] == [401] * 5
+    assert attempt(attacker, "alice", PASSWORD) == 429  # the attacker's address waits ...
+    assert attempt(client, "alice", PASSWORD) == 200  # ... the owner, elsewhere, does not
+
+
+def test_many_addresses_on_one_account_are_slowed_but_never_locked_out(
+    make_client: Callable[..., TestClient], user: dict[str, str]
+) -> None:
+    client = make_client(login_account_free_failures=3, login_max_lockout_seconds=900)
+    for n in range(12):  # a botnet: every guess from another address, none waiting out the account's second
+        unblock(client)
+        assert attempt(from_address(client, f"198.51.100.{n}")) == 401
     refused = client.post("/login", json={"username": "alice", "password": PASSWORD})
-    assert refused.status_code == 429
+    assert (refused.status_code, refused.headers["Retry-After"]) == (429, "1")  # a second's wait, however many failures
+    unblock(client)
+    assert attempt(client, "alice", PASSWORD) == 200
 
 
-def test_other_accounts_are_not_locked_by_one(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
-    client = make_client(login_free_failures=2)
-    client.post("/register", json={"username": "bob", "password": "bobs password"})
-    fail(client), fail(client)
-    assert client.post("/login", json={"username": "bob", "password": "bobs password"}).status_code == 200
+def test_a_successful_login_never_sets_a_lock(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(login_address_free_failures=3, login_free_failures=3)
+    assert [attempt(client, "bob"), attempt(client, "carol")] == [401, 401]
+    assert attempt(client, "alice", PASSWORD) == 200  # the address's third attempt: a success
+    assert attempt(client, "dave") == 401  # so the next attempt is not made to wait
+
+
+def test_simultaneous_correct_logins_from_one_address_all_succeed(make_client: Callable[..., TestClient]) -> None:
+    client = make_client()
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        for n in range(64):
+            users_service.create_user(session, client.app.state.settings, f"member{n}", PASSWORD)  # type: ignore[attr-defined]
+    statuses = all_at_once([lambda n=n: attempt(client, f"member{n}", PASSWORD) for n in range(64)])  # type: ignore[misc]
+    assert statuses == [200] * 64
 
 
 def test_concurrent_guesses_cannot_slip_past_the_count(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
     client = make_client(login_free_failures=3)
-    barrier = threading.Barrier(12)
-    statuses: list[int] = []
-
-    def guess() -> None:
-        barrier.wait()
-        statuses.append(fail(client))
-
-    threads = [threading.Thread(target=guess) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(statuses) == [401] * 3 + [429] * 9
+    assert all_at_once([lambda: attempt(client)] * 12) == [401] * 3 + [429] * 9
 
 
 def test_wrong_current_password_on_change_counts_as_a_failed_login(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
@@ -93,3 +133,11 @@ def test_wrong_current_password_on_change_counts_as_a_failed_login(make_client: 
     headers = {"Authorization": f"Bearer {login(client)['access_token']}"}
     body = {"current_password": "wrong guess", "new_password": "a brand new passphrase"}
     assert [client.post("/users/me/password", headers=headers, json=body).status_code for _ in range(3)] == [401, 401, 429]
+
+
+def test_registrations_from_one_address_are_limited(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(registration_free_attempts=3)
+    statuses = [client.post("/register", json={"username": f"new{n}", "password": PASSWORD}).status_code for n in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    other = from_address(client, "203.0.113.50")
+    assert other.post("/register", json={"username": "new9", "password": PASSWORD}).status_code == 201

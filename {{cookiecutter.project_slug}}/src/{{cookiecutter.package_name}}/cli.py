@@ -1,63 +1,146 @@
-"""Command line: users, keys and housekeeping. `{{ cookiecutter.project_slug }} --help` lists the commands."""
+"""Command line: schema, users, keys and housekeeping. `{{ cookiecutter.project_slug }} --help` lists the commands.
+
+Run it in the project folder: it reads `.env` and `alembic.ini` from there, as the server does.
+A database that cannot be used is one line naming the setting, never a traceback.
+"""
 
 import argparse
 import getpass
 import json
 import secrets
 import sys
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlmodel import Session, SQLModel
+from alembic import command
+from alembic.config import Config
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from .auth import service as auth_service
-from .auth.revocation import RevokedFamilies
 from .config import ENV_PREFIX, Settings
-from .database import make_engine
+from .database import UNAVAILABLE_ERRORS, describe_failure, make_engine, safe_url
 from .paseto import generate_key, public_paserk
 from .users import service as users_service
+from .users.exceptions import UserError
+from .users.models import User
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _session(settings: Settings) -> Session:
-    engine = make_engine(settings.database_url)
-    SQLModel.metadata.create_all(engine)
-    return Session(engine)
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with exit status 1."""
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+    except UNAVAILABLE_ERRORS as error:
+        raise CommandError(f"{describe_failure(settings.database_url, error)} (did you run `{{ cookiecutter.project_slug }} migrate`?)") from None
+    finally:
+        engine.dispose()
+
+
+def _user(session: Session, username: str) -> User:
+    user = users_service.get_by_username(session, username)
+    if user is None or user.id is None:
+        raise CommandError(f"no user {username!r}")
+    return user
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.random_password:
+        return secrets.token_urlsafe(12)
+    return args.password if args.password is not None else getpass.getpass("Password: ")
+
+
+# -- schema ---------------------------------------------------------------------------------------------
+
+
+def _create_database_if_missing(url: str) -> None:
+    """PostgreSQL: create the database the URL names, if the server has no such database yet."""
+    target = make_url(url)
+    if not target.drivername.startswith("postgresql") or not target.database:
+        return
+    server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}).first()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{target.database}"'))
+                print(f"created database {target.database!r}")
+    finally:
+        server.dispose()
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Bring the database schema up to date (the deploy step; safe to run every time)."""
+    settings = Settings()
+    ini = Path("alembic.ini")
+    if not ini.is_file():
+        raise CommandError("no alembic.ini here: run this command in the project folder")
+    config = Config(str(ini))
+    config.attributes["database_url"] = settings.database_url
+    try:
+        _create_database_if_missing(settings.database_url)
+        command.upgrade(config, args.revision)
+    except UNAVAILABLE_ERRORS as error:
+        raise CommandError(describe_failure(settings.database_url, error)) from None
+    print(f"database schema at {args.revision}: {safe_url(settings.database_url)}")
+    return 0
+
+
+# -- users -------------------------------------------------------------------------------------------
 
 
 def create_user(args: argparse.Namespace) -> int:
     settings = Settings()
-    password = args.password
-    if args.random_password:
-        password = secrets.token_urlsafe(12)
-    elif password is None:
-        password = getpass.getpass("Password: ")
-    try:
-        users_service.check_password_rules(password, settings.password_min_length, settings.password_max_length)
-        with _session(settings) as session:
-            user = users_service.create_user(session, args.username, password, args.email)
-    except users_service.UserError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
+    with _session(settings) as session:
+        if args.exist_ok and users_service.get_by_username(session, args.username) is not None:
+            print(f"user {args.username!r} exists (`set-password {args.username} --random-password` gives it a new password)")
+            return 0
+        password = _password(args)
+        user = users_service.create_user(session, settings, args.username, password, args.email)
     print(f"created user {user.username!r}" + (f" with password: {password}" if args.random_password else ""))
     return 0
 
 
-def deactivate_user(args: argparse.Namespace) -> int:
+def set_password(args: argparse.Namespace) -> int:
+    """An operator's reset: a new password, and every session of the user ends."""
     settings = Settings()
     with _session(settings) as session:
-        user = users_service.get_by_username(session, args.username)
-        if user is None or user.id is None:
-            print(f"error: no user {args.username!r}", file=sys.stderr)
-            return 1
-        users_service.set_active(session, user, False)
-        # This process serves no requests: running instances learn of the revocation at their next sync.
-        revoked = RevokedFamilies(session.get_bind(), settings.revocation_sync_seconds, timedelta(0))  # type: ignore[arg-type]
-        auth_service.revoke_user_sessions(session, revoked, user.id, reason="deactivated")
-    print(f"deactivated {args.username!r}; every session of theirs is refused within a second")
+        user = _user(session, args.username)
+        password = _password(args)
+        users_service.set_password(session, settings, user, password)
+        assert user.id is not None
+        ended = auth_service.revoke_user_sessions(session, None, user.id, reason="password_reset")
+    shown = f" to: {password}" if args.random_password else ""
+    print(f"password of {user.username!r} set{shown}; {ended} session(s) ended")
     return 0
+
+
+def set_active(args: argparse.Namespace) -> int:
+    settings = Settings()
+    with _session(settings) as session:
+        user = _user(session, args.username)
+        users_service.set_active(session, user, args.active)
+        if args.active:
+            print(f"activated {user.username!r}")
+            return 0
+        assert user.id is not None
+        # This process serves no requests: running instances learn of the revocation at their next read.
+        auth_service.revoke_user_sessions(session, None, user.id, reason="deactivated")
+    print(f"deactivated {user.username!r}; every session of theirs is refused within a second")
+    return 0
+
+
+# -- keys ----------------------------------------------------------------------------------------------
 
 
 def generate_key_command(args: argparse.Namespace) -> int:
@@ -75,24 +158,32 @@ def rotate_keys(args: argparse.Namespace) -> int:
     old_key = settings.paseto_key.get_secret_value()
     new_key = generate_key(settings.paseto_purpose)
     old_verifier = old_key if settings.paseto_purpose == "local" else public_paserk(old_key)
-    values = {
-        "PASETO_KEY": new_key,
-        "PASETO_PREVIOUS_KEYS": json.dumps([old_verifier, *settings.paseto_previous_keys][: args.keep]),
-    }
+    previous = [old_verifier, *(key.get_secret_value() for key in settings.paseto_previous_keys)][: args.keep]
+    values = {"PASETO_KEY": new_key, "PASETO_PREVIOUS_KEYS": json.dumps(previous)}
     if settings.paseto_purpose == "public":
         values["PASETO_PUBLIC_KEY"] = public_paserk(new_key)
     lines = [line for line in env_file.read_text().splitlines() if line.split("=", 1)[0].removeprefix(ENV_PREFIX) not in values]
     lines += [f"{ENV_PREFIX}{name}={value}" for name, value in values.items()]
     env_file.write_text("\n".join(lines) + "\n")
-    print(f"rotated: new key {new_key[:12]}… signs; {len(json.loads(values['PASETO_PREVIOUS_KEYS']))} previous key(s) still verify")
+    print(f"rotated: a new key signs; {len(previous)} previous key(s) still verify")
     print("restart the app; drop a previous key once the refresh lifetime has passed")
     return 0
 
 
+def _shown(name: str, value: object) -> object:
+    if isinstance(value, SecretStr) or (isinstance(value, list) and value and isinstance(value[0], SecretStr)):
+        return "**********" if value else value
+    if name == "database_url" and isinstance(value, str):
+        return safe_url(value)
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
 def show_settings(args: argparse.Namespace) -> int:
-    # SecretStr fields print as '**********'; nothing secret reaches the terminal.
-    for name, value in Settings().model_dump(mode="json").items():
-        print(f"{ENV_PREFIX}{name.upper()}={'**********' if name == 'paseto_key' else value}")
+    """Print the settings in effect; keys and the database password are masked."""
+    settings = Settings()
+    for name in type(settings).model_fields:
+        value = _shown(name, getattr(settings, name))
+        print(f"{ENV_PREFIX}{name.upper()}={value if isinstance(value, str) else json.dumps(value)}")
     return 0
 
 
@@ -104,8 +195,17 @@ def purge_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the parser ------------------------------------------------------------------------------------------
+
+
+def _password_options(command: argparse.ArgumentParser) -> None:
+    given = command.add_mutually_exclusive_group()
+    given.add_argument("--password", help="the password (visible in shell history: prefer the prompt)")
+    given.add_argument("--random-password", action="store_true", help="generate one and print it")
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description="Manage users, keys and sessions.")
+    root = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description="Manage the schema, users, keys and sessions.")
     commands = root.add_subparsers(required=True, metavar="COMMAND")
 
     def add(name: str, handler: Command, help: str) -> argparse.ArgumentParser:  # noqa: A002
@@ -113,13 +213,23 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
         return command
 
+    migrate_command = add("migrate", migrate, "Create or upgrade the database schema (creates a missing PostgreSQL database).")
+    migrate_command.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     create = add("create-user", create_user, "Create a user (asks for the password unless given).")
     create.add_argument("username")
     create.add_argument("--email")
-    given = create.add_mutually_exclusive_group()
-    given.add_argument("--password", help="the password (visible in shell history: prefer the prompt)")
-    given.add_argument("--random-password", action="store_true", help="generate one and print it")
-    add("deactivate-user", deactivate_user, "Deactivate a user and revoke all their sessions.").add_argument("username")
+    create.add_argument("--exist-ok", action="store_true", help="succeed without change if the user exists")
+    _password_options(create)
+    reset = add("set-password", set_password, "Set a user's password and end all their sessions.")
+    reset.add_argument("username")
+    _password_options(reset)
+    for name, active, help_text in [
+        ("activate-user", True, "Let a deactivated user log in again."),
+        ("deactivate-user", False, "Deactivate a user and revoke all their sessions."),
+    ]:
+        toggle = add(name, set_active, help_text)
+        toggle.add_argument("username")
+        toggle.set_defaults(active=active)
     generate = add("generate-key", generate_key_command, "Print a new PASERK key for .env.")
     generate.add_argument("--purpose", choices=["local", "public"], default="{{ cookiecutter.paseto_purpose }}")
     rotate = add("rotate-keys", rotate_keys, "Generate a new signing key in .env; keep the old one for verifying.")
@@ -133,7 +243,15 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler: Command = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except (CommandError, UserError) as error:
+        print(f"error: {error}", file=sys.stderr)
+    except ValidationError as error:  # settings: name the variable, not pydantic's page of text
+        for problem in error.errors():
+            setting = "_".join(map(str, problem["loc"])).upper()
+            print(f"error: {ENV_PREFIX}{setting}: {problem['msg']}" if setting else f"error: {problem['msg']}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

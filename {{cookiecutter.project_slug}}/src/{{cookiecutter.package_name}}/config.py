@@ -1,7 +1,10 @@
-"""Settings: every knob of the app in one place, read from the environment and `.env` once."""
+"""Settings: every knob of the app in one place, read from the environment and `.env` once.
+
+Each field is the variable `{{ cookiecutter.package_name | upper }}_<FIELD>`; `.env.example` documents them all.
+"""
 
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,13 +18,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     app_name: str = "{{ cookiecutter.project_name }}"
+    # production: registration closed and no /docs unless asked for. The generated .env says development.
+    environment: Literal["development", "production"] = "production"
+
+    # Database: SQLite file or PostgreSQL URL. Timeouts bound how long a request waits on a sick database.
     database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+psycopg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite:///./app.db{% endif %}"
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
+    database_connect_timeout: int = Field(default=5, ge=2)  # seconds; libpq's minimum is 2
+    database_pool_timeout: float = Field(default=5, gt=0)  # seconds to wait for a free pooled connection
 
     # PASETO v4 keys as PASERK strings: `k4.local.` for local, `k4.secret.` for public.
     paseto_purpose: Literal["local", "public"] = "{{ cookiecutter.paseto_purpose }}"
     paseto_key: SecretStr
     paseto_public_key: str | None = None  # public purpose: must match paseto_key if given
-    paseto_previous_keys: list[str] = []  # retired keys that still verify (k4.local / k4.public)
+    paseto_previous_keys: list[SecretStr] = []  # retired keys that still verify (k4.local / k4.public)
     paseto_issuer: str | None = None
     paseto_audience: str | None = None
     access_token_minutes: float = Field(default=15, gt=0)
@@ -33,20 +44,51 @@ class Settings(BaseSettings):
     # Browser cookies: Secure must stay on everywhere but plain-http development on localhost.
     cookie_secure: bool = True
     cookie_samesite: Literal["lax", "strict"] = "lax"
+    # false: cookies end with the browser session; true: they last as long as their tokens ("remember me").
+    persistent_cookies: bool = False
+    # Seconds during which a just-spent refresh token may be spent again (a retry after a lost response)
+    # without being taken for theft. 0 (off) is the safest; see docs/refresh-tokens.md.
+    refresh_grace_seconds: float = Field(default=0, ge=0, le=60)
 
     # Passwords (NIST SP 800-63B: at least 8 characters, no composition rules; a cap bounds hashing cost).
-    password_min_length: int = Field(default=8, ge=8)
+    password_min_length: int = Field(default=8, ge=8, le=64)
     password_max_length: int = Field(default=128, ge=64, le=1024)
-    registration_open: bool = True
+    # argon2id cost (RFC 9106's second recommendation). Lower it only for tests.
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_parallelism: int = Field(default=4, ge=1)
+    registration_open: bool = False  # development default: true
 
-    # Login throttling: failures are counted in the database so every instance sees them.
-    login_free_failures: int = Field(default=5, ge=1)  # per account, before each attempt must wait
-    login_ip_free_failures: int = Field(default=20, ge=1)  # per client address
+    # Guessing limits, counted in the database so every instance sees them (users/throttle.py explains).
+    login_free_failures: int = Field(default=5, ge=1)  # one client address guessing one account
+    login_address_free_failures: int = Field(default=100, ge=1)  # one client address, any accounts
+    login_account_free_failures: int = Field(default=50, ge=1)  # one account, any addresses: slows, never locks
     login_max_lockout_seconds: int = Field(default=900, ge=1)
     login_failure_window_seconds: int = Field(default=3600, ge=1)
+    registration_free_attempts: int = Field(default=5, ge=1)  # registrations per client address and window
 
-    # How often each instance re-reads the revoked refresh families from the database.
+    # Revocation: each instance re-reads revoked sessions this often; if it cannot for longer than the
+    # staleness bound (the database is down), token checks fail closed with 503.
     revocation_sync_seconds: float = Field(default=1.0, gt=0)
+    revocation_max_staleness_seconds: float = Field(default=60, gt=0)
+
+    # The HTTP edge: Host names this app answers to (a leading "*." matches subdomains; "*" any), and
+    # the largest request body read (every body here is a small form or JSON object).
+    trusted_hosts: list[str] = Field(default=["localhost", "127.0.0.1", "::1"], min_length=1)
+    request_max_bytes: int = Field(default=65536, ge=1024)
+    docs_enabled: bool = False  # the OpenAPI page at /docs; development default: true
+
+    # Logs: one line per security event; plain text for people, JSON for log collectors.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _development_defaults(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("environment") == "development":
+            values.setdefault("registration_open", True)
+            values.setdefault("docs_enabled", True)
+        return values
 
     @model_validator(mode="after")
     def _check_keys(self) -> "Settings":
@@ -55,14 +97,18 @@ class Settings(BaseSettings):
 
     def key_ring(self) -> KeyRing:
         key = self.paseto_key.get_secret_value()
+        previous = [secret.get_secret_value() for secret in self.paseto_previous_keys]
         try:
             if self.paseto_public_key and public_paserk(key) != self.paseto_public_key:
                 raise ValueError("paseto_public_key does not belong to paseto_key")
-            return KeyRing.from_paserk(self.paseto_purpose, key, self.paseto_previous_keys)
+            return KeyRing.from_paserk(self.paseto_purpose, key, previous)
         except ValueError as exc:
             raise ValueError(f"{ENV_PREFIX}PASETO_KEY / PASETO_PREVIOUS_KEYS: {exc}") from None
 
     def paseto_config(self) -> PasetoConfig:
+        # Browsers keep a `__Host-` cookie only if it is Secure, host-only and for path /: nobody on a
+        # sibling subdomain or plain http can plant one. The refresh cookie's path allows `__Secure-`.
+        host, secure = ("__Host-", "__Secure-") if self.cookie_secure else ("", "")
         return PasetoConfig(
             keys=self.key_ring(),
             access_token_expires=timedelta(minutes=self.access_token_minutes),
@@ -73,4 +119,9 @@ class Settings(BaseSettings):
             token_location=frozenset(self.token_location),
             cookie_secure=self.cookie_secure,
             cookie_samesite=self.cookie_samesite,
+            persistent_cookies=self.persistent_cookies,
+            access_cookie_name=f"{host}access_token",
+            refresh_cookie_name=f"{secure}refresh_token",
+            access_csrf_cookie_name=f"{host}csrf_access_token",
+            refresh_csrf_cookie_name=f"{host}csrf_refresh_token",
         )

@@ -1,33 +1,45 @@
-"""The app factory: `create_app(settings)` wires settings, database, PASETO and the routers together."""
+"""The app factory: `create_app(settings)` wires settings, database, PASETO and the routers together.
 
-from collections.abc import AsyncIterator, Mapping
+Serve it with `uvicorn {{ cookiecutter.package_name }}.main:create_app --factory` after `{{ cookiecutter.project_slug }} migrate`.
+"""
+
+import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
+from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlmodel import Session, SQLModel
+from sqlalchemy import Engine, exc
+from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 
 from .auth import service as auth_service
+from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
 from .config import Settings
-from .database import make_engine
+from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, make_engine
+from .errors import error, refusals
+from .logs import configure_logging
+from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
+from .users.exceptions import UserError
 from .users.router import router as users_router
-from .users.service import UserError
 from .web.router import router as web_router
 from .web.router import static_files
 
-
-def error(status_code: int, code: str, detail: object, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+logger = logging.getLogger(__name__)
+RETRY_AFTER_UNAVAILABLE = "5"  # seconds: about one connect timeout
+# Codes for the framework's own refusals, fixed here because status phrases differ between Python versions.
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Every refusal is `{"detail": ..., "code": ...}` with a stable code; never a stack trace."""
+    """Map every exception a request can meet to its refusal; nothing reaches the client as a stack trace."""
 
     @app.exception_handler(AuthPASETOException)
     async def _auth(request: Request, exc: AuthPASETOException) -> JSONResponse:
@@ -43,28 +55,61 @@ def add_exception_handlers(app: FastAPI) -> None:
         details = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return error(422, "validation_error", details)
 
+    async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error(
+            503, "database_unavailable", "The database is unavailable; try again shortly", {"Retry-After": RETRY_AFTER_UNAVAILABLE}
+        )
+
+    for unavailable in (DatabaseUnavailable, *UNAVAILABLE_ERRORS):
+        app.add_exception_handler(unavailable, _unavailable)
+
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        code = HTTP_CODES.get(exc.status_code) or HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
         return error(exc.status_code, code, exc.detail, exc.headers)
+
+
+def _check_ready(engine: Engine) -> None:
+    try:
+        with Session(engine) as session:
+            session.exec(select(TokenFamily.id).limit(1)).first()  # reachable, and migrated
+    except exc.ProgrammingError:  # PostgreSQL: a missing table
+        raise DatabaseUnavailable("the database has no tables yet: run migrations") from None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # the key comes from the environment
-    engine = make_engine(settings.database_url)
+    configure_logging(settings.log_level, settings.log_format)
+    engine = make_engine(settings)
     paseto_config = settings.paseto_config()
-    revoked = RevokedFamilies(engine, settings.revocation_sync_seconds, paseto_config.access_token_expires)
+    revoked = RevokedFamilies(
+        engine,
+        access_token_lifetime=paseto_config.access_token_expires + paseto_config.leeway,
+        sync_seconds=settings.revocation_sync_seconds,
+        max_staleness_seconds=settings.revocation_max_staleness_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        SQLModel.metadata.create_all(engine)
-        with Session(engine) as session:
-            auth_service.purge_expired(session, paseto_config.access_token_expires)
-        revoked.sync()
-        yield
+        async with anyio.create_task_group() as background:
+            # Revoked sessions are read before the first request, then kept up to date off the request path.
+            await background.start(revoked.keep_in_sync)
+            if revoked.synced:
+                await anyio.to_thread.run_sync(_purge_expired, engine, paseto_config.access_token_expires)
+            yield
+            background.cancel_scope.cancel()
         engine.dispose()
 
-    app = FastAPI(title=settings.app_name, lifespan=lifespan)
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title=settings.app_name,
+        lifespan=lifespan,
+        max_body_size=settings.request_max_bytes,
+        docs_url=None,  # served by web/ with pinned assets, when enabled
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.revoked_families = revoked
@@ -72,14 +117,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bind_config(app, paseto_config)
 
     add_exception_handlers(app)
+    app.add_middleware(
+        EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
+    )
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(web_router)
     app.mount("/static", static_files, name="static")
 
     @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        """Liveness probe."""
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers. Touches neither the database nor the thread pool."""
         return {"status": "ok"}
 
+    @app.get("/ready", tags=["meta"], responses=refusals(503))
+    def ready() -> dict[str, str]:
+        """Readiness: the database answers and holds the app's tables."""
+        _check_ready(engine)
+        return {"status": "ready"}
+
     return app
+
+
+def _purge_expired(engine: Engine, access_token_lifetime: Any) -> None:
+    try:
+        with Session(engine) as session:
+            auth_service.purge_expired(session, access_token_lifetime)
+    except UNAVAILABLE_ERRORS:
+        pass  # the revocation reader has logged the outage; purging can wait for the next start

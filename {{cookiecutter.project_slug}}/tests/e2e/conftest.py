@@ -23,7 +23,7 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from ..conftest import PASSWORD
+from ..conftest import PASSWORD, create_tables
 
 USERNAME = "alice"
 ACCESS_TOKEN_MINUTES = 0.05  # 3 seconds: long enough to load a page, short enough to wait out
@@ -78,6 +78,7 @@ def e2e_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def live_server(e2e_settings: Settings) -> Iterator[LiveServer]:
+    create_tables(e2e_settings.database_url)
     app = create_app(e2e_settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     # Bound here and handed to uvicorn, so no other process can take the port in between.
@@ -91,8 +92,8 @@ def live_server(e2e_settings: Settings) -> Iterator[LiveServer]:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("uvicorn did not start; see the captured log above", pytrace=False)
         time.sleep(0.02)
-    with Session(app.state.engine) as session:  # the lifespan has created the tables by now
-        users_service.create_user(session, USERNAME, PASSWORD, f"{USERNAME}@example.com")
+    with Session(app.state.engine) as session:
+        users_service.create_user(session, e2e_settings, USERNAME, PASSWORD, f"{USERNAME}@example.com")
     yield LiveServer(url=f"http://{host}:{port}", settings=e2e_settings)
     server.should_exit = True
     thread.join(timeout=10)

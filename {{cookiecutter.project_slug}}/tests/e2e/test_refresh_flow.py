@@ -15,6 +15,10 @@ from .conftest import LiveServer
 pytestmark = pytest.mark.e2e
 
 DASHBOARD_LOADED = re.compile(r"^\d+ s$")
+# Secure cookies get the prefixes browsers enforce: __Host- (Secure, this host only, path /) and __Secure-.
+ACCESS, REFRESH = "__Host-access_token", "__Secure-refresh_token"
+CSRF_ACCESS, CSRF_REFRESH = "__Host-csrf_access_token", "__Host-csrf_refresh_token"
+SESSION_COOKIES = {ACCESS, REFRESH, CSRF_ACCESS, CSRF_REFRESH}
 
 
 def log_in(page: Page, live_server: LiveServer) -> None:
@@ -47,12 +51,12 @@ def test_login_shows_dashboard(page: Page, context: BrowserContext, live_server:
     expect(page.locator("#session-countdown")).to_have_text(DASHBOARD_LOADED)
     expect(page.locator("#session-fresh")).to_have_text("yes")
     cookies = {c["name"]: c for c in context.cookies()}
-    assert {"access_token", "refresh_token", "csrf_access_token", "csrf_refresh_token"} <= cookies.keys()
+    assert cookies.keys() >= SESSION_COOKIES
     assert live_server.settings.cookie_secure
     assert all(c["secure"] for c in cookies.values())
-    assert cookies["access_token"]["httpOnly"]
-    assert cookies["refresh_token"]["httpOnly"]
-    assert cookies["refresh_token"]["path"] == "/refresh"
+    assert cookies[ACCESS]["httpOnly"]
+    assert cookies[REFRESH]["httpOnly"]
+    assert cookies[REFRESH]["path"] == "/refresh"
 
 
 def test_wrong_password_shows_inline_error(page: Page, live_server: LiveServer) -> None:
@@ -68,7 +72,7 @@ def test_expired_access_token_is_refreshed_silently(
     page: Page, context: BrowserContext, live_server: LiveServer, artifacts_dir: Path
 ) -> None:
     log_in(page, live_server)
-    old_token = cookie(context, "access_token")
+    old_token = cookie(context, ACCESS)
     assert old_token
     wait_for_access_expiry(page)
 
@@ -82,14 +86,14 @@ def test_expired_access_token_is_refreshed_silently(
     expect(page.locator("#session-fresh")).to_have_text("no (refreshed)")
     expect(page.locator("#refresh-log")).to_contain_text("refreshed")
 
-    new_token = cookie(context, "access_token")
+    new_token = cookie(context, ACCESS)
     assert new_token
     assert new_token != old_token
     with httpx2.Client(base_url=live_server.url) as client:
-        stale = client.get("/protected", headers={"Cookie": f"access_token={old_token}"})
+        stale = client.get("/protected", headers={"Cookie": f"{ACCESS}={old_token}"})
         assert stale.status_code == 401, stale.text
         assert stale.json()["code"] == "token_expired"
-        assert client.get("/protected", headers={"Cookie": f"access_token={new_token}"}).status_code == 200
+        assert client.get("/protected", headers={"Cookie": f"{ACCESS}={new_token}"}).status_code == 200
 
     expect(page.locator("#session-countdown")).to_have_text(DASHBOARD_LOADED)
     page.screenshot(path=artifacts_dir / "dashboard.png", full_page=True)
@@ -119,7 +123,7 @@ def test_logout_clears_cookies(page: Page, context: BrowserContext, live_server:
     page.click("#logout")
     expect(page).to_have_url(re.compile(r"/login\?reason="))
     expect(page.locator("#login-notice")).to_have_text("You have logged out.")
-    assert not {c["name"] for c in context.cookies()} & {"access_token", "refresh_token", "csrf_access_token", "csrf_refresh_token"}
+    assert not {c["name"] for c in context.cookies()} & SESSION_COOKIES
 
     page.goto("/")
     expect(page).to_have_url(f"{live_server.url}/login")

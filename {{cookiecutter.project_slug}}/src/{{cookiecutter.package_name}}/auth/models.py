@@ -1,4 +1,4 @@
-"""Server-side state of the refresh-token pattern: token families and login failure counts."""
+"""Server-side state of the refresh-token pattern: one row per login session (token family)."""
 
 from datetime import datetime
 
@@ -17,16 +17,10 @@ class TokenFamily(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=32)
     user_id: int = Field(index=True)
     current_token_hash: str = Field(max_length=64)
+    # The token spent by the last refresh, and when: with a grace period, it may be retried briefly.
+    previous_token_hash: str | None = Field(default=None, max_length=64)
+    rotated_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime = Field(index=True)
     revoked_at: datetime | None = Field(default=None, index=True)
     revoked_reason: str | None = Field(default=None, max_length=32)
-
-
-class LoginThrottle(SQLModel, table=True):
-    """Failed logins for one key (`user:<name>` or `ip:<address>`), shared by every instance."""
-
-    key: str = Field(primary_key=True, max_length=320)
-    failures: int = 0
-    window_started_at: datetime = Field(default_factory=utcnow)
-    blocked_until: datetime | None = None

@@ -1,70 +1,116 @@
-"""Which token families are revoked, known in memory and re-read from the database about once a second.
+"""Which sessions (token families) are revoked: known in memory, kept up to date in the background.
 
-Checking a token must not cost a database round trip per request. Each instance keeps the set of
-revoked family ids; the first request after `sync_seconds` reloads it. A logout on any instance is
-therefore honoured everywhere within about a second, and at once on the instance that did it.
+Checking a token must not cost a database round trip. Each instance keeps the ids of recently revoked
+families in memory, and a task started with the app reads the revocations newer than its last read
+about once a second: a logout on any instance is honoured everywhere within about a second, and at
+once on the instance that did it. A family is forgotten once every access token it issued has
+expired, so memory and the cost of a read follow recent revocations, not the whole history.
+
+If the database cannot be read for longer than `max_staleness_seconds`, logouts may be missing from
+the set: token checks then fail closed (503 database_unavailable) rather than let a revoked token in.
 """
 
+import logging
+import math
 import threading
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
+from anyio.abc import TaskStatus
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from ..database import utcnow
+from ..database import UNAVAILABLE_ERRORS, DatabaseUnavailable, as_utc, describe_failure, utcnow
 from .models import TokenFamily
+
+logger = logging.getLogger(__name__)
+
+# Each read looks this far behind the previous one: a revocation committed just after a read began
+# carries an earlier time, and the clocks of several instances may disagree a little.
+OVERLAP = timedelta(seconds=30)
 
 
 class RevokedFamilies:
-    def __init__(self, engine: Engine, sync_seconds: float, access_token_lifetime: timedelta) -> None:
+    def __init__(self, engine: Engine, *, access_token_lifetime: timedelta, sync_seconds: float, max_staleness_seconds: float) -> None:
         self._engine = engine
         self._sync_seconds = sync_seconds
-        # A family's access tokens may outlive its last refresh token by up to one access lifetime.
-        self._remember_for = access_token_lifetime
-        self._revoked: frozenset[str] = frozenset()
-        self._revoked_here: set[str] = set()  # by this instance, maybe newer than the last database read
-        self._synced_at = float("-inf")
-        self._sync_lock = threading.Lock()
-        self._state_lock = threading.Lock()
+        self._max_staleness = max_staleness_seconds
+        # After this long, every access token of a revoked family has expired (refresh tokens are
+        # checked against the database when spent, so they need no memory here).
+        self._remember_for = access_token_lifetime + OVERLAP
+        self._forget_at: dict[str, datetime] = {}
+        self._read_until: datetime | None = None
+        self._synced_at = -math.inf  # monotonic time of the last successful read
+        self._lock = threading.Lock()  # writers only: the background read and add()
+        self._failing = False
 
-    def sync(self) -> None:
-        started = time.monotonic()
-        with Session(self._engine) as session:
-            query = select(TokenFamily.id).where(
-                col(TokenFamily.revoked_at).is_not(None), TokenFamily.expires_at > utcnow() - self._remember_for
-            )
-            in_database = frozenset(session.exec(query))
-        with self._state_lock:
-            # A logout committed after the read above is still known here.
-            self._revoked_here -= in_database
-            self._revoked = in_database | self._revoked_here
-        self._synced_at = started
-
-    def _sync_if_stale(self) -> None:
-        if time.monotonic() - self._synced_at < self._sync_seconds:
-            return
-        # One thread reloads; the others go on with the set they have, at most one interval old.
-        if self._sync_lock.acquire(blocking=self._synced_at == float("-inf")):
-            try:
-                if time.monotonic() - self._synced_at >= self._sync_seconds:
-                    self.sync()
-            finally:
-                self._sync_lock.release()
-
-    def add(self, *family_ids: str) -> None:
-        """Refuse these families on this instance at once (call after the revocation is committed)."""
-        with self._state_lock:
-            self._revoked_here.update(family_ids)
-            self._revoked = self._revoked | set(family_ids)
-
-    def is_revoked(self, family_id: str) -> bool:
-        self._sync_if_stale()
-        return family_id in self._revoked
+    # -- the check, on every request ----------------------------------------------------------------
 
     def __call__(self, claims: Mapping[str, Any]) -> bool:
         """The PASETO dependency's denylist loader. A token outside any family is refused."""
         family_id = claims.get("fam")
         return not isinstance(family_id, str) or self.is_revoked(family_id)
+
+    def is_revoked(self, family_id: str) -> bool:
+        if time.monotonic() - self._synced_at > self._max_staleness:
+            raise DatabaseUnavailable("revoked sessions could not be read from the database recently")
+        return family_id in self._forget_at
+
+    # -- keeping it up to date ------------------------------------------------------------------------
+
+    def add(self, *family_ids: str) -> None:
+        """Refuse these families on this instance at once (call after the revocation is committed)."""
+        forget_at = utcnow() + self._remember_for
+        with self._lock:
+            self._forget_at = self._forget_at | dict.fromkeys(family_ids, forget_at)
+
+    def sync(self) -> int:
+        """Read the revocations newer than the last read (the first time: all still relevant). Blocking."""
+        started, started_monotonic = utcnow(), time.monotonic()
+        since = self._read_until - OVERLAP if self._read_until else started - self._remember_for
+        query = select(TokenFamily.id, TokenFamily.revoked_at).where(col(TokenFamily.revoked_at) > since)
+        with Session(self._engine) as session:
+            rows = session.exec(query).all()
+        read = {family_id: as_utc(revoked_at) + self._remember_for for family_id, revoked_at in rows if revoked_at}
+        with self._lock:
+            # Swapped whole, so the request path reads without a lock.
+            kept = {family_id: until for family_id, until in self._forget_at.items() if until > started}
+            self._forget_at = kept | read
+        self._read_until, self._synced_at = started, started_monotonic
+        return len(rows)
+
+    async def keep_in_sync(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Read now, report started, then re-read every `sync_seconds` until cancelled, off the event loop."""
+        await self._read_in_thread()
+        task_status.started()
+        while True:
+            await anyio.sleep(self._sync_seconds)
+            await self._read_in_thread()
+
+    async def _read_in_thread(self) -> None:
+        # One log line when reading starts failing and one when it works again, not one a second.
+        try:
+            await anyio.to_thread.run_sync(self.sync)
+        except Exception as error:
+            if not self._failing:
+                if isinstance(error, UNAVAILABLE_ERRORS):
+                    cause = describe_failure(self._engine.url.render_as_string(), error)
+                    logger.error("%s; token checks fail closed after %.0f s without a read", cause, self._max_staleness)
+                else:
+                    logger.exception("reading revoked sessions failed")
+            self._failing = True
+            return
+        if self._failing:
+            logger.warning("revoked sessions are read from the database again")
+        self._failing = False
+
+    @property
+    def synced(self) -> bool:
+        """Whether a read has ever succeeded (until then every token check fails closed)."""
+        return self._synced_at > -math.inf
+
+    def __len__(self) -> int:
+        return len(self._forget_at)

@@ -3,122 +3,140 @@ login -> protected -> (access token expires) refresh -> fresh-only / re-authenti
 
 API clients send `Authorization: Bearer <token>` and get tokens in the body. Browsers log in at
 /login/browser and get HttpOnly cookies instead; /refresh and /fresh-login answer in kind.
+Routes that only check a token are `async def` (no thread hop); those that hash a password or use
+the database are plain `def`, which FastAPI runs in a worker thread, off the event loop.
 """
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Response, status
+from fastapi import APIRouter, Form, Response, status
+from sqlmodel import col, select
 
-from ..database import SessionDep
+from ..database import SessionDep, as_utc
+from ..errors import refusals
+from ..logs import security_event
 from ..paseto import AuthPASETO
 from ..users import service as users_service
-from ..users.dependencies import AccessClaims, Authorize, CurrentUser, FreshClaims, FreshUser, SettingsDep
-from ..users.schemas import PasswordChange
+from ..users.dependencies import AccessClaims, Authorize, ClientAddress, CurrentUser, FreshClaims, FreshUser, SettingsDep, TokenIssuer
 from . import service
-from .dependencies import ClientAddress, RevokedDep
-from .schemas import AccessToken, Credentials, PasswordCheck, SessionView, TokenPair
+from .dependencies import RevokedDep
+from .models import TokenFamily
+from .schemas import AccessToken, Credentials, PasswordChange, PasswordCheck, SessionView, TokenPair
 
 router = APIRouter(tags=["auth"])
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
+LOGIN_REFUSALS = refusals(401, 413, 422, 429, 503)
+
+
+def token_pair(auth: AuthPASETO, tokens: service.IssuedTokens) -> TokenPair:
+    assert tokens.refresh_token is not None
+    return TokenPair(
+        access_token=tokens.access_token,
+        expires_in=int(auth.config.access_token_expires.total_seconds()),
+        refresh_token=tokens.refresh_token,
+        refresh_token_expires_in=int(auth.config.refresh_token_expires.total_seconds()),
+    )
 
 
 # -- 1. login ---------------------------------------------------------------------------------------
 
 
 def _log_in(body: Credentials, session: SessionDep, settings: SettingsDep, auth: AuthPASETO, client: str) -> service.IssuedTokens:
-    user = service.check_password(session, settings, body.username, body.password, client)
-    return service.start_session(session, auth, user)
+    user = users_service.check_password(session, settings, body.username, body.password, client)
+    return service.start_session(session, auth, user, client)
 
 
-@router.post("/login")
-def login(body: Credentials, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress) -> TokenPair:
+@router.post("/login", responses=LOGIN_REFUSALS)
+def login(body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress) -> TokenPair:
     """Check the password; return a fresh access token and a refresh token."""
-    tokens = _log_in(body, session, settings, auth, client)
-    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+    return token_pair(auth, _log_in(body, session, settings, auth, client))
 
 
-@router.post("/login/token")
+@router.post("/login/token", responses=LOGIN_REFUSALS)
 def login_form(
-    form: Annotated[Credentials, Form()],
-    session: SessionDep,
-    settings: SettingsDep,
-    auth: Authorize,
-    client: ClientAddress,
+    form: Annotated[Credentials, Form()], session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress
 ) -> TokenPair:
     """The same login as an OAuth2 password form, so the OpenAPI page's Authorize button works."""
-    tokens = _log_in(form, session, settings, auth, client)
-    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+    return token_pair(auth, _log_in(form, session, settings, auth, client))
 
 
-@router.post("/login/browser", **NO_CONTENT)
-def login_browser(body: Credentials, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress) -> None:
+@router.post("/login/browser", responses=LOGIN_REFUSALS, **NO_CONTENT)
+def login_browser(body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress) -> None:
     """Browser login: the tokens go into HttpOnly cookies, never into the page."""
     tokens = _log_in(body, session, settings, auth, client)
     auth.set_access_cookies(tokens.access_token)
-    auth.set_refresh_cookies(tokens.refresh_token)
+    auth.set_refresh_cookies(tokens.refresh_token or "")
 
 
 # -- 2. protected routes ------------------------------------------------------------------------------
 
 
-@router.get("/protected")
-def protected(Authorize: AuthPASETO = Depends()) -> dict[str, str | None]:  # noqa: N803 - the seed's style, shown once
+@router.get("/protected", responses=refusals(401, 503))
+async def protected(auth: Authorize) -> dict[str, str | None]:
     """Any valid access token. No database round trip: the signature and claims are enough."""
-    Authorize.paseto_required()
-    return {"user": Authorize.get_subject()}
+    auth.paseto_required()
+    return {"user": auth.get_subject()}
 
 
-@router.get("/session")
-def read_session(claims: AccessClaims) -> SessionView:
-    """What the page may know of its session: who, whether fresh, when the access token expires."""
-    return SessionView(user=claims["sub"], fresh=claims["fresh"], issued_at=claims["iat"], expires_at=claims["exp"])
+@router.get("/session", responses=refusals(401, 503))
+def read_session(claims: AccessClaims, session: SessionDep) -> SessionView:
+    """What the page may know of its session: who, which session, fresh or not, when its tokens expire."""
+    family = session.exec(select(TokenFamily.expires_at).where(col(TokenFamily.id) == claims["fam"])).first()
+    return SessionView(
+        user=claims["sub"],
+        family=claims["fam"],
+        fresh=claims["fresh"],
+        issued_at=claims["iat"],
+        expires_at=claims["exp"],
+        refresh_expires_at=as_utc(family).isoformat(timespec="seconds") if family else None,
+    )
 
 
 # -- 3. refresh (the access token has expired) ---------------------------------------------------------
 
 
-@router.post("/refresh", response_model=None)
-def refresh(session: SessionDep, auth: Authorize, revoked: RevokedDep) -> TokenPair | Response:
+@router.post("/refresh", response_model=None, responses=refusals(401, 403, 503))
+def refresh(
+    session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress
+) -> TokenPair | Response:
     """Spend a refresh token: a new non-fresh access token and a new refresh token. Reuse revokes the session."""
     auth.paseto_required(refresh_token=True)
-    tokens = service.rotate(session, auth, revoked, auth.get_encoded_token() or "", auth.get_token_payload() or {})
+    claims = auth.get_token_payload() or {}
+    tokens = service.rotate(session, auth, revoked, claims, client, settings.refresh_grace_seconds)
     if auth.token_source == "cookies":
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         auth.set_access_cookies(tokens.access_token, response)
-        auth.set_refresh_cookies(tokens.refresh_token, response)
+        auth.set_refresh_cookies(tokens.refresh_token or "", response)
         return response
-    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+    return token_pair(auth, tokens)
 
 
 # -- 4. fresh-only routes and re-authentication ---------------------------------------------------------
 
 
-@router.post("/fresh-only")
-def fresh_only(claims: FreshClaims) -> dict[str, Any]:
+@router.post("/fresh-only", responses=refusals(401, 403, 503))
+async def fresh_only(claims: FreshClaims) -> dict[str, Any]:
     """Only an access token straight from a password check gets here; a refreshed one gets 401."""
     return {"user": claims["sub"], "fresh": True}
 
 
-@router.post("/fresh-login", response_model=None)
+@router.post("/fresh-login", response_model=None, responses=refusals(401, 403, 413, 422, 429, 503))
 def fresh_login(
-    body: PasswordCheck,
-    claims: AccessClaims,
-    session: SessionDep,
-    settings: SettingsDep,
-    auth: Authorize,
-    client: ClientAddress,
+    body: PasswordCheck, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
 ) -> AccessToken | Response:
     """Re-enter the password: a fresh access token for the same session (no new refresh token)."""
-    service.check_password(session, settings, claims["sub"], body.password, client)
+    users_service.check_password(session, settings, claims["sub"], body.password, client)
+    session.commit()
     token = service.fresh_access_token(auth, claims)
+    security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client)
     if auth.token_source == "cookies":
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         auth.set_access_cookies(token, response)
         return response
-    return AccessToken(access_token=token)
+    return AccessToken(access_token=token, expires_in=int(auth.config.access_token_expires.total_seconds()))
 
 
-@router.post("/users/me/password", **NO_CONTENT)
+@router.post("/users/me/password", responses=refusals(401, 403, 413, 422, 429, 503), **NO_CONTENT)
 def change_password(
     body: PasswordChange,
     user: FreshUser,
@@ -129,26 +147,29 @@ def change_password(
     client: ClientAddress,
 ) -> None:
     """Change the password (fresh token required); every other session is logged out."""
-    service.check_password(session, settings, user.username, body.current_password, client)
-    users_service.check_password_rules(body.new_password, settings.password_min_length, settings.password_max_length)
-    users_service.set_password(session, user, body.new_password)
+    users_service.check_password_rules(settings, body.new_password)
+    users_service.check_password(session, settings, user.username, body.current_password, client)
+    users_service.set_password(session, settings, user, body.new_password)
     assert user.id is not None
-    service.revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=claims["fam"])
+    ended = service.revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=claims["fam"])
+    security_event("password_changed", user=user.username, family=claims["fam"], client=client, sessions_ended=ended)
 
 
 # -- 5. logout ----------------------------------------------------------------------------------------------
 
 
-@router.post("/logout", **NO_CONTENT)
-def logout(claims: AccessClaims, session: SessionDep, auth: Authorize, revoked: RevokedDep) -> None:
+@router.post("/logout", responses=refusals(401, 403, 503), **NO_CONTENT)
+def logout(claims: AccessClaims, session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress) -> None:
     """Revoke this session's refresh family (its access tokens stop working too) and clear cookies."""
     service.revoke_families(session, revoked, [claims["fam"]], reason="logout")
+    security_event("logout", user=claims["sub"], family=claims["fam"], client=client)
     auth.unset_paseto_cookies()
 
 
-@router.post("/logout/all", **NO_CONTENT)
-def logout_everywhere(user: CurrentUser, session: SessionDep, auth: Authorize, revoked: RevokedDep) -> None:
+@router.post("/logout/all", responses=refusals(401, 403, 503), **NO_CONTENT)
+def logout_everywhere(user: CurrentUser, session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress) -> None:
     """Revoke every session of this user, on every device."""
     assert user.id is not None
-    service.revoke_user_sessions(session, revoked, user.id, reason="logout_all")
+    ended = service.revoke_user_sessions(session, revoked, user.id, reason="logout_all")
+    security_event("logout_all", user=user.username, client=client, sessions_ended=ended)
     auth.unset_paseto_cookies()

@@ -1,16 +1,12 @@
 """What the auth API accepts and returns."""
 
-from typing import Annotated
-
 from pydantic import BaseModel, Field
 
-# Bounded before anything is hashed or stored: no control characters (PostgreSQL refuses NUL).
-Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Password = Annotated[str, Field(min_length=1, max_length=1024)]
+from ..users.schemas import LoginName, NewPassword, Password
 
 
 class Credentials(BaseModel):
-    username: Username
+    username: LoginName
     password: Password
 
 
@@ -18,21 +14,30 @@ class PasswordCheck(BaseModel):
     password: Password
 
 
-class TokenPair(BaseModel):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"
+class PasswordChange(BaseModel):
+    current_password: Password
+    new_password: NewPassword
 
 
 class AccessToken(BaseModel):
+    """A token response in OAuth 2.0's shape (RFC 6749 section 5.1)."""
+
     access_token: str
     token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class TokenPair(AccessToken):
+    refresh_token: str
+    refresh_token_expires_in: int = Field(description="Seconds until the refresh token expires, unless it is spent first")
 
 
 class SessionView(BaseModel):
-    """The claims of the current access token that a page may see; never the token itself."""
+    """What the page may know of its session: the claims that matter, never the tokens themselves."""
 
     user: str
+    family: str = Field(description="The session (token family) id; every refresh token of this login shares it")
     fresh: bool
     issued_at: str
-    expires_at: str
+    expires_at: str = Field(description="When the access token expires")
+    refresh_expires_at: str | None = Field(description="When the session's refresh token expires, unless spent first")

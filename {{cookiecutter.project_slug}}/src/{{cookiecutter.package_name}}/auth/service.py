@@ -1,4 +1,4 @@
-"""The refresh-token pattern: log in, rotate refresh tokens, detect reuse, revoke sessions."""
+"""The refresh-token pattern: start a session, rotate refresh tokens, detect reuse, revoke sessions."""
 
 import hashlib
 import uuid
@@ -9,14 +9,12 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from ..config import Settings
 from ..database import utcnow
+from ..logs import security_event
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
-from ..users import service as users_service
 from ..users.models import User
-from . import throttle
-from .exceptions import InvalidCredentialsError, TokenReusedError
+from .exceptions import TokenReusedError
 from .models import TokenFamily
 from .revocation import RevokedFamilies
 
@@ -24,66 +22,59 @@ from .revocation import RevokedFamilies
 @dataclass(frozen=True)
 class IssuedTokens:
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = None  # None when only the access token is renewed (fresh login)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_password(session: Session, settings: Settings, username: str, password: str, client: str) -> User:
-    """The user with this password, or InvalidCredentialsError; throttled per account and address."""
-    account, address = throttle.account_key(username), throttle.address_key(client)
-    limits = [throttle.Limit(account, settings.login_free_failures), throttle.Limit(address, settings.login_ip_free_failures)]
-    throttle.count_attempt(session, limits, settings.login_failure_window_seconds, settings.login_max_lockout_seconds)
-    user = users_service.authenticate(session, username, password)
-    if user is None:
-        raise InvalidCredentialsError()
-    throttle.forgive(session, account, address)
-    return user
-
-
-def start_session(session: Session, auth: AuthPASETO, user: User) -> IssuedTokens:
-    """Login: a new family, a fresh access token and its first refresh token."""
+def start_session(session: Session, auth: AuthPASETO, user: User, client: str) -> IssuedTokens:
+    """Login: a new family, a fresh access token and its first refresh token. Commits the session."""
+    assert user.id is not None
     family_id = uuid.uuid4().hex
     refresh_token = auth.create_refresh_token(subject=user.username, user_claims={"fam": family_id})
     access_token = auth.create_access_token(subject=user.username, fresh=True, user_claims={"fam": family_id})
-    assert user.id is not None
-    session.add(
-        TokenFamily(
-            id=family_id,
-            user_id=user.id,
-            current_token_hash=_digest(refresh_token),
-            expires_at=utcnow() + auth.config.refresh_token_expires,
-        )
-    )
+    expires_at = utcnow() + auth.config.refresh_token_expires
+    session.add(TokenFamily(id=family_id, user_id=user.id, current_token_hash=_digest(refresh_token), expires_at=expires_at))
     session.commit()
+    security_event("login", user=user.username, family=family_id, client=client)
     return IssuedTokens(access_token, refresh_token)
 
 
-def rotate(session: Session, auth: AuthPASETO, revoked: RevokedFamilies, presented: str, claims: dict[str, Any]) -> IssuedTokens:
+def rotate(
+    session: Session, auth: AuthPASETO, revoked: RevokedFamilies, claims: dict[str, Any], client: str, grace_seconds: float = 0
+) -> IssuedTokens:
     """Refresh: spend the presented refresh token for a new pair. A spent token revokes its family."""
-    family_id = claims["fam"]
+    family_id, presented = claims["fam"], _digest(auth.get_encoded_token() or "")
     refresh_token = auth.create_refresh_token(subject=claims["sub"], user_claims={"fam": family_id})
+    now = utcnow()
+    family = col(TokenFamily.id) == family_id
+    live = col(TokenFamily.revoked_at).is_(None)
+    renewed = {"current_token_hash": _digest(refresh_token), "rotated_at": now, "expires_at": now + auth.config.refresh_token_expires}
     # Compare-and-swap: of two requests racing with the same token, exactly one matches.
-    swapped = session.exec(
-        update(TokenFamily)
-        .where(
-            col(TokenFamily.id) == family_id,
-            col(TokenFamily.current_token_hash) == _digest(presented),
-            col(TokenFamily.revoked_at).is_(None),
+    spend = update(TokenFamily).where(family, live, col(TokenFamily.current_token_hash) == presented)
+    swapped = session.exec(spend.values(previous_token_hash=presented, **renewed)).rowcount == 1
+    if not swapped and grace_seconds:
+        # A retry of the refresh just made (its answer was lost): replace that answer's tokens.
+        retry = update(TokenFamily).where(
+            family,
+            live,
+            col(TokenFamily.previous_token_hash) == presented,
+            col(TokenFamily.rotated_at) > now - timedelta(seconds=grace_seconds),
         )
-        .values(current_token_hash=_digest(refresh_token), expires_at=utcnow() + auth.config.refresh_token_expires)
-    )
-    if swapped.rowcount == 1:
+        swapped = session.exec(retry.values(**renewed)).rowcount == 1
+    if swapped:
         session.commit()
+        security_event("refresh", user=claims["sub"], family=family_id, client=client)
         access_token = auth.create_access_token(subject=claims["sub"], fresh=False, user_claims={"fam": family_id})
         return IssuedTokens(access_token, refresh_token)
     session.rollback()
-    family = session.get(TokenFamily, family_id)
-    if family is None or family.revoked_at is not None:
+    row = session.get(TokenFamily, family_id)
+    if row is None or row.revoked_at is not None:
         raise RevokedTokenError()
     revoke_families(session, revoked, [family_id], reason="reuse")
+    security_event("refresh_token_reused", warning=True, user=claims["sub"], family=family_id, client=client)
     raise TokenReusedError()
 
 
@@ -92,22 +83,25 @@ def fresh_access_token(auth: AuthPASETO, claims: dict[str, Any]) -> str:
     return auth.create_access_token(subject=claims["sub"], fresh=True, user_claims={"fam": claims["fam"]})
 
 
-def revoke_families(session: Session, revoked: RevokedFamilies, family_ids: list[str], reason: str) -> None:
-    if not family_ids:
-        return
-    session.exec(
-        update(TokenFamily)
-        .where(col(TokenFamily.id).in_(family_ids), col(TokenFamily.revoked_at).is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-    )
+def revoke_families(session: Session, revoked: RevokedFamilies | None, family_ids: list[str], reason: str) -> None:
+    """Revoke these sessions in the database (every instance refuses them within a second) and here at once."""
+    if family_ids:
+        session.exec(
+            update(TokenFamily)
+            .where(col(TokenFamily.id).in_(family_ids), col(TokenFamily.revoked_at).is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+        )
     session.commit()
-    revoked.add(*family_ids)
+    if revoked is not None:
+        revoked.add(*family_ids)
 
 
-def revoke_user_sessions(session: Session, revoked: RevokedFamilies, user_id: int, reason: str, keep: str | None = None) -> None:
-    """Log a user out everywhere (except, optionally, the family `keep`)."""
+def revoke_user_sessions(session: Session, revoked: RevokedFamilies | None, user_id: int, reason: str, keep: str | None = None) -> int:
+    """Log a user out everywhere (except, optionally, the family `keep`); returns how many sessions ended."""
     query = select(TokenFamily.id).where(TokenFamily.user_id == user_id, col(TokenFamily.revoked_at).is_(None))
-    revoke_families(session, revoked, [family for family in session.exec(query) if family != keep], reason)
+    families = [family for family in session.exec(query) if family != keep]
+    revoke_families(session, revoked, families, reason)
+    return len(families)
 
 
 def purge_expired(session: Session, access_token_lifetime: timedelta) -> int:

@@ -227,6 +227,9 @@ class AuthPASETO:
         if claims["type"] != token_type:
             raise InvalidTokenError(f"set_{token_type}_cookies needs a {token_type} token")
         is_access = token_type == "access"
+        if max_age is None and config.persistent_cookies:
+            lifetime = config.access_token_expires if is_access else config.refresh_token_expires
+            max_age = int(lifetime.total_seconds())
         common: dict[str, Any] = {
             "max_age": max_age,
             "domain": config.cookie_domain,

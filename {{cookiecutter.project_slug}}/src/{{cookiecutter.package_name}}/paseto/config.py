@@ -1,10 +1,11 @@
-"""PasetoConfig: everything the PASETO dependency needs, bound to one app (or global, seed style)."""
+"""PasetoConfig: everything the PASETO dependency needs, bound to one app (or process-wide with `load_config`)."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from .cache import VerifiedTokens
 from .keys import KeyRing, Purpose
 
 __all__ = ["DenylistLoader", "PasetoConfig", "TokenLocation"]
@@ -22,7 +23,7 @@ def _seconds(value: int | float | timedelta) -> timedelta:
 class PasetoConfig:
     keys: KeyRing
     access_token_expires: timedelta = timedelta(minutes=15)
-    refresh_token_expires: timedelta = timedelta(days=30)
+    refresh_token_expires: timedelta = timedelta(days=14)
     leeway: timedelta = timedelta(0)
     issuer: str | None = None  # written into new tokens and required of every token when set
     audience: str | None = None  # default `aud` of new tokens, and required of every token when set
@@ -38,12 +39,19 @@ class PasetoConfig:
     cookie_domain: str | None = None
     cookie_secure: bool = True
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    persistent_cookies: bool = False  # True: cookies carry Max-Age (their token's lifetime) and outlive the browser session
     csrf_protect: bool = True
     csrf_methods: frozenset[str] = frozenset({"POST", "PUT", "PATCH", "DELETE"})
     csrf_header_name: str = "X-CSRF-Token"
     access_csrf_cookie_name: str = "csrf_access_token"
     refresh_csrf_cookie_name: str = "csrf_refresh_token"
     denylist_loader: DenylistLoader | None = field(default=None, repr=False)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens, repr=False, compare=False)
+
+    @property
+    def token_header(self) -> str:
+        """The only version and purpose accepted: `v4.local.` or `v4.public.`."""
+        return f"v4.{self.keys.purpose}."
 
     @property
     def purpose(self) -> Purpose:

@@ -2,18 +2,21 @@
 
 pyseto checks the cryptography; the claims (`exp`, `nbf`, `iss`, `aud`, `type`) are checked here so
 that each failure gets its own exception, and anything pyseto raises becomes InvalidTokenError.
+A token verified once is remembered (paseto/cache.py): seen again, only its expiry is checked anew.
 """
 
 import base64
 import binascii
 import json
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pyseto
+from pyseto import KeyInterface
 
 from .config import PasetoConfig
 from .exceptions import (
@@ -72,19 +75,28 @@ def encode_token(
     return token
 
 
-def _footer_kid(token: str) -> str:
+def _footer_kid(footer: str) -> str:
     # The footer is read before any cryptography checks the token, so it is parsed defensively.
-    parts = token.split(".")
-    if len(parts) != 4 or len(parts[3]) > _MAX_FOOTER_LENGTH or not all(_BASE64URL.fullmatch(part) for part in parts[2:]):
+    if len(footer) > _MAX_FOOTER_LENGTH or not _BASE64URL.fullmatch(footer):
         raise InvalidTokenError("Token has no key id footer")
     try:
-        footer = json.loads(base64.urlsafe_b64decode(parts[3] + "=" * (-len(parts[3]) % 4)))
+        parsed = json.loads(base64.urlsafe_b64decode(footer + "=" * (-len(footer) % 4)))
     except (binascii.Error, ValueError, RecursionError):
         raise InvalidTokenError("Token footer is not JSON") from None
-    kid = footer.get("kid") if isinstance(footer, dict) else None
+    kid = parsed.get("kid") if isinstance(parsed, dict) else None
     if not isinstance(kid, str):
         raise InvalidTokenError("Token has no key id footer")
     return kid
+
+
+def _verification_key(config: PasetoConfig, token: str) -> KeyInterface:
+    parts = token.split(".")
+    if len(parts) != 4:
+        raise InvalidTokenError("Token has no key id footer")
+    key = config.keys.verification_key(_footer_kid(parts[3]))
+    if key is None:
+        raise UnknownKeyError()
+    return key
 
 
 def _parse_time(claims: Mapping[str, Any], name: str) -> datetime | None:
@@ -100,15 +112,17 @@ def _parse_time(claims: Mapping[str, Any], name: str) -> datetime | None:
     return moment
 
 
-def _check_claims(config: PasetoConfig, claims: Mapping[str, Any]) -> None:
+def _check_claims(config: PasetoConfig, claims: Mapping[str, Any]) -> float:
+    """Check every claim; return the moment (a timestamp, leeway included) after which the token is expired."""
     now = datetime.now(UTC)
     expires = _parse_time(claims, "exp")
     if expires is None:
         raise InvalidClaimsError("Token has no expiry")
-    if now > expires + config.leeway:
+    # The leeway moves `now`, not the claim: a claim near year 1 or 9999 cannot overflow.
+    if now - config.leeway > expires:
         raise ExpiredTokenError()
     not_before = _parse_time(claims, "nbf")
-    if not_before is not None and now < not_before - config.leeway:
+    if not_before is not None and now + config.leeway < not_before:
         raise NotYetValidError()
     for name in ("sub", "jti", "type"):
         if not isinstance(claims.get(name), str) or not claims[name]:
@@ -117,25 +131,30 @@ def _check_claims(config: PasetoConfig, claims: Mapping[str, Any]) -> None:
         raise InvalidClaimsError("Token issuer is not accepted")
     if config.audience and claims.get("aud") != config.audience:
         raise InvalidClaimsError("Token audience is not accepted")
+    return expires.timestamp() + config.leeway.total_seconds()
 
 
 def decode_token(config: PasetoConfig, token: str) -> dict[str, Any]:
     """Verify a token and its claims; raise an AuthPASETOException subclass for every failure."""
+    cached = config.verified_tokens.get(config.keys, token)
+    if cached is not None:
+        if time.time() > cached[1]:
+            config.verified_tokens.discard(token)
+            raise ExpiredTokenError()
+        return dict(cached[0])  # a copy: the caller may not change what the next request sees
     if len(token) > config.max_token_length or not token.isascii():
         raise InvalidTokenError()
-    expected = f"v4.{config.purpose}."
-    if not token.startswith(expected):
+    if not token.startswith(config.token_header):
         header = _PASETO_HEADER.match(token)
         raise UnsupportedTokenError() if header else InvalidTokenError()
-    key = config.keys.verification_key(_footer_kid(token))
-    if key is None:
-        raise UnknownKeyError()
+    key = _verification_key(config, token)
     try:
         payload = pyseto.decode(key, token).payload  # bytes: no deserializer, so pyseto checks no claims
-        claims = json.loads(payload) if isinstance(payload, bytes) else None
+        claims: Any = json.loads(payload) if isinstance(payload, bytes) else None
     except Exception:  # pyseto raises ValueError, DecryptError, VerifyError...; none may escape as a 500
         raise InvalidTokenError() from None
     if not isinstance(claims, dict):
         raise InvalidClaimsError("Token payload is not a JSON object")
-    _check_claims(config, claims)
-    return claims
+    valid_until = _check_claims(config, claims)
+    config.verified_tokens.put(config.keys, token, claims, valid_until)
+    return dict(claims)

@@ -1,58 +1,92 @@
-"""Who is calling: token claims and the User behind them, as typed dependencies for routes."""
+"""Who is calling: the PASETO dependency, the token's claims and the User behind them, as typed dependencies.
+
+The providers that only check a token are `async def`, so a route built on them stays on the event
+loop. FastAPI runs every sync dependency, and every class used as one (the fastapi-paseto-auth style
+`Authorize: AuthPASETO = Depends()`), in a worker thread: that hop costs more than checking the token.
+Reading the user is a database call, so `CurrentUser` is sync and runs in a thread, once.
+"""
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response, Security
 from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
 
 from ..config import Settings
-from ..database import SessionDep
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
 from .models import User
 from .service import get_by_username
 
-# Lets the OpenAPI page log in with the password form; AuthPASETO itself reads the header.
-docs_login = OAuth2PasswordBearer(tokenUrl="login/token", auto_error=False)
+# Declares how to get a token, so the OpenAPI page's Authorize button logs in with the password form
+# and then sends the token to every route that needs one. AuthPASETO itself reads the header.
+token_scheme = OAuth2PasswordBearer(tokenUrl="login/token", auto_error=False, scheme_name="PASETO")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-Authorize = Annotated[AuthPASETO, Depends()]
 
 
-def get_access_claims(auth: Authorize, _docs: Annotated[str | None, Depends(docs_login)]) -> dict[str, Any]:
+async def get_client_address(request: Request) -> str:
+    # Behind a proxy, run uvicorn with --proxy-headers and --forwarded-allow-ips so this is the client.
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
+
+
+async def get_token_issuer(request: Request, response: Response) -> AuthPASETO:
+    return AuthPASETO(request, response)
+
+
+# For routes that issue tokens without needing one (the logins).
+TokenIssuer = Annotated[AuthPASETO, Depends(get_token_issuer)]
+
+
+async def get_authorize(auth: TokenIssuer, _token: Annotated[str | None, Security(token_scheme)]) -> AuthPASETO:
+    return auth
+
+
+# For routes that need a token: the fastapi-paseto-auth API (`paseto_required()`, `get_subject()`...).
+Authorize = Annotated[AuthPASETO, Depends(get_authorize)]
+
+
+async def get_access_claims(auth: Authorize) -> dict[str, Any]:
     auth.paseto_required()
     return auth.get_token_payload() or {}
 
 
-def get_fresh_claims(auth: Authorize, _docs: Annotated[str | None, Depends(docs_login)]) -> dict[str, Any]:
+async def get_fresh_claims(auth: Authorize) -> dict[str, Any]:
     auth.paseto_required(fresh=True)
     return auth.get_token_payload() or {}
 
 
+# The verified claims of a valid access token (`sub`, `fam`, `fresh`, `exp`...), no database involved.
 AccessClaims = Annotated[dict[str, Any], Depends(get_access_claims)]
+# The same, straight from a password check: refreshed tokens get 401 fresh_token_required.
 FreshClaims = Annotated[dict[str, Any], Depends(get_fresh_claims)]
 
 
-def _user_for(session: SessionDep, claims: dict[str, Any]) -> User:
-    user = get_by_username(session, claims["sub"])
+def _active_user(request: Request, claims: dict[str, Any]) -> User:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        user = get_by_username(session, claims["sub"])
     if user is None or not user.is_active:
         raise RevokedTokenError("User is inactive or no longer exists")
     return user
 
 
-def get_current_user(session: SessionDep, claims: AccessClaims) -> User:
-    return _user_for(session, claims)
+def get_current_user(request: Request, claims: AccessClaims) -> User:
+    return _active_user(request, claims)
 
 
-def get_fresh_user(session: SessionDep, claims: FreshClaims) -> User:
-    return _user_for(session, claims)
+def get_fresh_user(request: Request, claims: FreshClaims) -> User:
+    return _active_user(request, claims)
 
 
+# The account behind the token, read from the database: inactive or deleted users are refused at once.
 CurrentUser = Annotated[User, Depends(get_current_user)]
 FreshUser = Annotated[User, Depends(get_fresh_user)]

@@ -1,4 +1,4 @@
-"""The User table."""
+"""The tables of the users domain: accounts, and the counts that limit password guessing."""
 
 from datetime import datetime
 
@@ -9,9 +9,19 @@ from ..database import utcnow
 
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    # Stored in its canonical form (Unicode NFKC, case-folded: users/schemas.py), so unique means unique.
     username: str = Field(unique=True, index=True, max_length=64)
-    email: str | None = Field(default=None, unique=True, max_length=254)
+    email: str | None = Field(default=None, unique=True, max_length=254)  # stored lower-case
     hashed_password: str
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Attempts counted for one key (users/throttle.py), shared by every instance."""
+
+    key: str = Field(primary_key=True, max_length=320)
+    failures: int = 0
+    window_started_at: datetime = Field(default_factory=utcnow)
+    blocked_until: datetime | None = None

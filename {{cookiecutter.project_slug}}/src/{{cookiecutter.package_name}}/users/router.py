@@ -3,24 +3,29 @@
 from fastapi import APIRouter, status
 
 from ..database import SessionDep
-from . import service
-from .dependencies import CurrentUser, SettingsDep
+from ..errors import refusals
+from ..logs import security_event
+from . import service, throttle
+from .dependencies import ClientAddress, CurrentUser, SettingsDep
+from .exceptions import UserError
 from .schemas import UserCreate, UserPublic
 
 router = APIRouter(tags=["users"])
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
-def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> UserPublic:
-    """Create an account (when registration is open)."""
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 413, 422, 429, 503))
+def register(body: UserCreate, session: SessionDep, settings: SettingsDep, client: ClientAddress) -> UserPublic:
+    """Create an account (when registration is open). Limited per client address like logins."""
     if not settings.registration_open:
-        raise service.UserError(403, "registration_closed", "Registration is closed")
-    service.check_password_rules(body.password, settings.password_min_length, settings.password_max_length)
-    user = service.create_user(session, body.username, body.password, body.email)
+        raise UserError(403, "registration_closed", "Registration is closed")
+    throttle.reserve(session, throttle.registration_limits(settings, client), settings.login_failure_window_seconds)
+    session.commit()
+    user = service.create_user(session, settings, body.username, body.password, body.email)
+    security_event("user_registered", user=user.username, client=client)
     return UserPublic.model_validate(user, from_attributes=True)
 
 
-@router.get("/users/me")
-def read_me(user: CurrentUser) -> UserPublic:
+@router.get("/users/me", responses=refusals(401, 503))
+async def read_me(user: CurrentUser) -> UserPublic:
     """The account behind the access token."""
     return UserPublic.model_validate(user, from_attributes=True)

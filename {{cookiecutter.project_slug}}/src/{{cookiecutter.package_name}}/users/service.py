@@ -1,61 +1,71 @@
-"""Creating users and checking their passwords."""
+"""Accounts: creating them, checking their passwords (throttled), changing them."""
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ..config import Settings
 from ..database import utcnow
+from ..logs import security_event
+from . import throttle
+from .exceptions import InvalidCredentialsError, UserError
 from .models import User
-from .passwords import hash_password, verify_password
+from .passwords import hasher_for
+from .schemas import normalize_username
 
 
-class UserError(ValueError):
-    """A request about users that cannot be done: `code` says why."""
-
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.code = code
-        self.message = message
-
-
-def check_password_rules(password: str, min_length: int, max_length: int) -> None:
+def check_password_rules(settings: Settings, password: str) -> None:
     # Length only, as NIST SP 800-63B asks: composition rules make passwords weaker, not stronger.
-    if len(password) < min_length:
-        raise UserError(422, "password_too_short", f"Password must be at least {min_length} characters")
-    if len(password) > max_length:
-        raise UserError(422, "password_too_long", f"Password must be at most {max_length} characters")
+    if len(password) < settings.password_min_length:
+        raise UserError(422, "password_too_short", f"Password must be at least {settings.password_min_length} characters")
+    if len(password) > settings.password_max_length:
+        raise UserError(422, "password_too_long", f"Password must be at most {settings.password_max_length} characters")
 
 
 def get_by_username(session: Session, username: str) -> User | None:
-    return session.exec(select(User).where(User.username == username)).first()
+    return session.exec(select(User).where(User.username == normalize_username(username))).first()
 
 
-def create_user(session: Session, username: str, password: str, email: str | None = None) -> User:
-    if get_by_username(session, username) is not None:
-        raise UserError(409, "username_taken", "That username is taken")
-    if email is not None and session.exec(select(User).where(User.email == email)).first() is not None:
-        raise UserError(409, "email_taken", "That e-mail address is taken")
-    user = User(username=username, email=email, hashed_password=hash_password(password))
+def create_user(session: Session, settings: Settings, username: str, password: str, email: str | None = None) -> User:
+    """A new account, or 409. The password is hashed first, so a taken name costs as long as a new one."""
+    check_password_rules(settings, password)
+    user = User(username=normalize_username(username), email=email and email.lower(), hashed_password=hasher_for(settings).hash(password))
     session.add(user)
-    session.commit()
-    session.refresh(user)
+    try:
+        session.commit()
+    except IntegrityError:  # the unique constraints decide, so concurrent registrations cannot both win
+        session.rollback()
+        if get_by_username(session, user.username) is not None:
+            raise UserError(409, "username_taken", "That username is taken") from None
+        raise UserError(409, "email_taken", "That e-mail address is taken") from None
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this password, or None; upgrades an outdated hash on the way."""
-    user = get_by_username(session, username)
-    matches, new_hash = verify_password(password, user.hashed_password if user else None)
-    if user is None or not matches or not user.is_active:
-        return None
+def check_password(session: Session, settings: Settings, username: str, password: str, client: str) -> User:
+    """The active user with this password, or InvalidCredentialsError; 429 while guessing is throttled.
+
+    The attempt is counted and the user read in one transaction, committed before the slow hash check.
+    On success, the throttle's release (and a rehash) stay in the session's open transaction for the
+    caller to commit with its own work: a login is two transactions beside the hash.
+    """
+    name = normalize_username(username)
+    reservation = throttle.reserve(session, throttle.login_limits(settings, name, client), settings.login_failure_window_seconds)
+    user = session.exec(select(User).where(User.username == name)).first()
+    hashed, active = (user.hashed_password, user.is_active) if user else (None, False)
+    session.commit()
+    matches, new_hash = hasher_for(settings).verify(password, hashed)
+    if user is None or not matches or not active:
+        security_event("login_failed", user=name, client=client)
+        raise InvalidCredentialsError()
+    throttle.release(session, reservation)
     if new_hash is not None:
         user.hashed_password = new_hash
         session.add(user)
-        session.commit()
     return user
 
 
-def set_password(session: Session, user: User, password: str) -> None:
-    user.hashed_password = hash_password(password)
+def set_password(session: Session, settings: Settings, user: User, password: str) -> None:
+    check_password_rules(settings, password)
+    user.hashed_password = hasher_for(settings).hash(password)
     user.updated_at = utcnow()
     session.add(user)
     session.commit()

@@ -3,6 +3,9 @@
 "use strict";
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+// The cookies' names depend on the server's settings (Secure cookies get a __Host- prefix).
+const CSRF_ACCESS = document.body.dataset.csrfAccessCookie;
+const CSRF_REFRESH = document.body.dataset.csrfRefreshCookie;
 
 function cookie(name) {
   const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
@@ -17,6 +20,7 @@ function logEvent(text) {
   log.prepend(item);
 }
 
+// The login page shows the message for this code (its list is on the server).
 function goToLogin(reason) {
   window.location.assign("/login?reason=" + encodeURIComponent(reason));
 }
@@ -29,7 +33,7 @@ let refreshInFlight = null;
 const oneTabAtATime = navigator.locks ? (task) => navigator.locks.request("paseto-refresh", task) : (task) => task();
 
 function refreshOnce(refreshCsrfWhenSent) {
-  const alreadyRefreshed = () => cookie("csrf_refresh_token") !== refreshCsrfWhenSent;
+  const alreadyRefreshed = () => cookie(CSRF_REFRESH) !== refreshCsrfWhenSent;
   if (alreadyRefreshed()) return Promise.resolve(true);
   if (!refreshInFlight) {
     refreshInFlight = oneTabAtATime(async () => {
@@ -37,7 +41,7 @@ function refreshOnce(refreshCsrfWhenSent) {
       const response = await fetch("/refresh", {
         method: "POST",
         credentials: "same-origin",
-        headers: { "X-CSRF-Token": cookie("csrf_refresh_token") },
+        headers: { "X-CSRF-Token": cookie(CSRF_REFRESH) },
       });
       logEvent(response.ok ? "access token expired → refreshed (new refresh token too)" : "refresh refused");
       return response.ok;
@@ -56,23 +60,23 @@ async function errorCode(response) {
 async function api(path, { method = "GET", body } = {}) {
   const send = () => {
     const headers = { "Content-Type": "application/json" };
-    if (UNSAFE.has(method)) headers["X-CSRF-Token"] = cookie("csrf_access_token");
+    if (UNSAFE.has(method)) headers["X-CSRF-Token"] = cookie(CSRF_ACCESS);
     return fetch(path, {
       method, credentials: "same-origin", headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   };
-  const refreshCsrfWhenSent = cookie("csrf_refresh_token");
+  const refreshCsrfWhenSent = cookie(CSRF_REFRESH);
   let response = await send();
   if (response.status === 401 && ["token_expired", "missing_token"].includes(await errorCode(response))) {
     if (!(await refreshOnce(refreshCsrfWhenSent))) {
-      goToLogin("Your session has ended. Please log in again.");
+      goToLogin("session_ended");
       return response;
     }
     response = await send();
   }
   if (response.status === 401 && ["token_revoked", "token_reused", "missing_token"].includes(await errorCode(response))) {
-    goToLogin("You have been logged out.");
+    goToLogin("revoked");
   }
   return response;
 }
@@ -89,9 +93,6 @@ async function detail(response) {
 // -- login page ----------------------------------------------------------------------------------
 
 function initLogin(form) {
-  const reason = new URLSearchParams(window.location.search).get("reason");
-  const notice = document.getElementById("login-notice");
-  if (reason) { notice.textContent = reason; notice.hidden = false; }
   const error = document.getElementById("login-error");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -158,11 +159,11 @@ function initDashboard() {
   });
   document.getElementById("logout").addEventListener("click", async () => {
     await api("/logout", { method: "POST" });
-    goToLogin("You have logged out.");
+    goToLogin("logged_out");
   });
   document.getElementById("logout-all").addEventListener("click", async () => {
     await api("/logout/all", { method: "POST" });
-    goToLogin("You have logged out on every device.");
+    goToLogin("logged_out_everywhere");
   });
 
   const passwordForm = document.getElementById("password-form");

@@ -1,0 +1,85 @@
+"""In-process costs of a generated app: run with its venv's Python, in its folder (Settings read its .env).
+
+`python micro.py PACKAGE` prints JSON: microseconds per token verification by the app's
+`decode_token`, for a token it has never seen and for one it has, beside a raw `pyseto.decode` of
+the same tokens; and the argon2 parameters with the milliseconds one hash and one verify take.
+"""
+
+import importlib
+import json
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+REPEATS = 5
+NEW_TOKENS = 1000  # distinct tokens per repeat, each verified once: no cache can have seen them
+SEEN_CALLS = 10_000
+HASHES = 5
+PASSWORD = "correct horse battery staple"  # noqa: S105 - hashed to time argon2, never stored
+
+
+def median_us(batches: Callable[[], list[str]], verify: Callable[[str], Any]) -> float:
+    """Median over REPEATS of the time per call; each repeat gets its batch before the clock starts."""
+    times = []
+    for _ in range(REPEATS):
+        batch = batches()
+        start = time.perf_counter()
+        for token in batch:
+            verify(token)
+        times.append((time.perf_counter() - start) / len(batch) * 1e6)
+    return statistics.median(times)
+
+
+def verification(package: str) -> dict[str, float]:
+    import pyseto
+
+    config = importlib.import_module(f"{package}.config").Settings().paseto_config()
+    tokens = importlib.import_module(f"{package}.paseto.tokens")
+
+    claims = {"subject": "bench", "token_type": "access", "expires_in": timedelta(minutes=15), "claims": {"fam": "x"}}
+
+    def new_token() -> str:
+        return str(tokens.encode_token(config, **claims))
+
+    key = config.keys.verification_key(config.keys.signing_kid) or config.keys.signing_key
+    seen = new_token()
+    return {
+        "decode_new_us": median_us(lambda: [new_token() for _ in range(NEW_TOKENS)], lambda t: tokens.decode_token(config, t)),
+        "decode_seen_us": median_us(lambda: [seen] * SEEN_CALLS, lambda t: tokens.decode_token(config, t)),
+        "pyseto_decode_us": median_us(lambda: [new_token() for _ in range(NEW_TOKENS)], lambda t: pyseto.decode(key, t)),
+    }
+
+
+def median_ms(call: Callable[[], Any]) -> float:
+    times = []
+    for _ in range(HASHES):
+        start = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def argon2(package: str) -> dict[str, Any]:
+    context = importlib.import_module(f"{package}.users.passwords").password_context
+    hashed = context.hash(PASSWORD)
+    found = re.match(r"\$(argon2\w*)\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$", hashed)
+    if not found:
+        raise SystemExit(f"not an argon2 hash: {hashed[:20]}...")
+    kind, version, memory, rounds, lanes = found.groups()
+    return {
+        "type": kind,
+        "version": int(version),
+        "memory_kib": int(memory),
+        "time_cost": int(rounds),
+        "parallelism": int(lanes),
+        "hash_ms": median_ms(lambda: context.hash(PASSWORD)),
+        "verify_ms": median_ms(lambda: context.verify(PASSWORD, hashed)),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps({"tokens": verification(sys.argv[1]), "argon2": argon2(sys.argv[1])}))

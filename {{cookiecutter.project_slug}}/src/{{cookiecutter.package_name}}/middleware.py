@@ -1,0 +1,91 @@
+"""The HTTP edge, one plain ASGI middleware (Starlette's BaseHTTPMiddleware costs far more per request).
+
+- Requests for a Host this app does not serve are refused (400 invalid_host) before anything runs.
+- A declared body over the limit is refused (413 body_too_large) before it is read; FastAPI's
+  `max_body_size` stops undeclared (chunked) bodies at the same limit while they are read.
+- Every response gets security headers: no sniffing, no framing, no referrer, a strict
+  Content-Security-Policy (pages load only their own scripts and styles; nothing inline), HSTS when
+  cookies are Secure, and `Cache-Control: no-store` on everything but static files, since almost
+  every answer here carries a token or says something about a session.
+"""
+
+import json
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+STATIC_PREFIX = "/static/"
+
+
+def _hostname(value: str) -> str:
+    """`example.com:8000` -> `example.com`, `[::1]:8000` -> `::1`."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, *, trusted_hosts: Iterable[str], max_body_bytes: int, hsts: bool) -> None:
+        self.app = app
+        hosts = [host.lower() for host in trusted_hosts]
+        self._any_host = "*" in hosts
+        self._hosts = frozenset(host for host in hosts if not host.startswith("*"))
+        self._host_suffixes = tuple(host[1:] for host in hosts if host.startswith("*."))
+        self._max_body_bytes = max_body_bytes
+        common = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer")]
+        if hsts:
+            common.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        self._common_headers = common
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host, length = "", b""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+        static = scope["path"].startswith(STATIC_PREFIX)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._with_security_headers(message.get("headers", []), static)
+            await send(message)
+
+        if not self._host_allowed(host):
+            await _refuse(send_with_headers, 400, "invalid_host", "This server does not answer to that host name")
+        elif length and (not length.isdigit() or int(length) > self._max_body_bytes):
+            await _refuse(send_with_headers, 413, "body_too_large", f"The request body may be at most {self._max_body_bytes} bytes")
+        else:
+            await self.app(scope, receive, send_with_headers)
+
+    def _host_allowed(self, host: str) -> bool:
+        if self._any_host:
+            return True
+        name = _hostname(host)
+        return name in self._hosts or (bool(self._host_suffixes) and name.endswith(self._host_suffixes))
+
+    def _with_security_headers(self, headers: list[tuple[bytes, bytes]], static: bool) -> list[tuple[bytes, bytes]]:
+        present = {name.lower() for name, _ in headers}
+        added = [header for header in self._common_headers if header[0] not in present]
+        if b"content-security-policy" not in present:
+            html = any(name.lower() == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+            added.append((b"content-security-policy", (PAGE_POLICY if html else API_POLICY).encode()))
+        if not static and b"cache-control" not in present:
+            added.append((b"cache-control", b"no-store"))
+        return [*headers, *added]
+
+
+async def _refuse(send: Send, status: int, code: str, detail: str) -> None:
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
