@@ -1,4 +1,4 @@
-"""Finish the generated project: write its .env with freshly generated PASERK keys.
+"""Finish the generated project: write its .env with freshly generated PASERK keys; drop files of unused options.
 
 Runs with the Python that runs cookiecutter, which may have nothing but the standard library,
 so the Ed25519 public key is derived here (RFC 8032, section 5.1.5) rather than with a package.
@@ -10,6 +10,8 @@ import secrets
 from pathlib import Path
 
 PURPOSE = "{{ cookiecutter.paseto_purpose }}"
+DATABASE = "{{ cookiecutter.database }}"
+POSTGRES_ONLY = ["tests/test_database_faults.py"]  # stops and starts a PostgreSQL cluster of its own
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 # Ed25519 curve constants (RFC 8032, section 5.1).
@@ -86,5 +88,12 @@ def write_env(path: Path) -> None:
     path.chmod(0o600)
 
 
+def remove_postgres_files() -> None:
+    for name in POSTGRES_ONLY:
+        Path(name).unlink()
+
+
 if __name__ == "__main__":
     write_env(Path(".env"))
+    if DATABASE != "postgresql":
+        remove_postgres_files()

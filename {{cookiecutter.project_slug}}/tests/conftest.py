@@ -11,6 +11,9 @@ only); tests/test_migrations.py proves the migrations make the same ones.
 
 {% if cookiecutter.database == "postgresql" -%}
 import os
+{% endif -%}
+import socket
+{% if cookiecutter.database == "postgresql" -%}
 import uuid
 {% endif -%}
 from collections.abc import Callable, Iterator
@@ -82,6 +85,12 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_hash_parallelism": 1,
     }
     return Settings(_env_file=None, **{**values, **overrides})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def create_tables(database_url: str) -> None:

@@ -34,13 +34,22 @@ OVERLAP = timedelta(seconds=30)
 
 
 class RevokedFamilies:
-    def __init__(self, engine: Engine, *, access_token_lifetime: timedelta, sync_seconds: float, max_staleness_seconds: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        access_token_lifetime: timedelta,
+        sync_seconds: float,
+        max_staleness_seconds: float,
+        overlap: timedelta = OVERLAP,
+    ) -> None:
         self._engine = engine
+        self._overlap = overlap
         self._sync_seconds = sync_seconds
         self._max_staleness = max_staleness_seconds
         # After this long, every access token of a revoked family has expired (refresh tokens are
         # checked against the database when spent, so they need no memory here).
-        self._remember_for = access_token_lifetime + OVERLAP
+        self._remember_for = access_token_lifetime + overlap
         self._forget_at: dict[str, datetime] = {}
         self._read_until: datetime | None = None
         self._synced_at = -math.inf  # monotonic time of the last successful read
@@ -70,7 +79,7 @@ class RevokedFamilies:
     def sync(self) -> int:
         """Read the revocations newer than the last read (the first time: all still relevant). Blocking."""
         started, started_monotonic = utcnow(), time.monotonic()
-        since = self._read_until - OVERLAP if self._read_until else started - self._remember_for
+        since = self._read_until - self._overlap if self._read_until else started - self._remember_for
         query = select(TokenFamily.id, TokenFamily.revoked_at).where(col(TokenFamily.revoked_at) > since)
         with Session(self._engine) as session:
             rows = session.exec(query).all()
@@ -112,5 +121,7 @@ class RevokedFamilies:
         """Whether a read has ever succeeded (until then every token check fails closed)."""
         return self._synced_at > -math.inf
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
+        """How many revoked families are held in memory."""
         return len(self._forget_at)

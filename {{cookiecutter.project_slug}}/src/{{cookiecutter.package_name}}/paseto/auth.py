@@ -160,7 +160,7 @@ class AuthPASETO:
         self._claims, self._token = claims, token
 
     def _is_revoked(self, claims: dict[str, Any]) -> bool:
-        loader = self.config.denylist_loader or type(self)._denylist_loader
+        loader = self.config.denylist_loader if self.config.denylist_loader is not None else type(self)._denylist_loader
         return loader is not None and loader(claims)
 
     def _find_token(self, token_type: str) -> str | None:

@@ -39,5 +39,6 @@ class VerifiedTokens:
         with self._lock:
             self._entries.pop(token, None)
 
-    def __len__(self) -> int:
+    @property
+    def size(self) -> int:
         return len(self._entries)

@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 
 from ..config import Settings
 from ..database import as_utc, utcnow
+from ..logs import security_event
 from .exceptions import TooManyAttemptsError
 from .models import LoginThrottle
 
@@ -97,7 +98,9 @@ def reserve(session: Session, limits: list[Limit], window_seconds: int) -> Reser
         failures = _count(session, limit.key, now, now - timedelta(seconds=window_seconds))
         if failures is None:
             session.rollback()
-            raise TooManyAttemptsError(retry_after=_retry_after(session, [limit.key for limit in limits], now))
+            retry_after = _retry_after(session, [limit.key for limit in limits], now)
+            security_event("throttled", warning=True, limit=limit.key, retry_after=retry_after)
+            raise TooManyAttemptsError(retry_after)
         if failures >= limit.free_attempts:
             # Set now, before the check, so that concurrent attempts wait; a success lifts it again.
             exponent = min(failures - limit.free_attempts, 20)

@@ -1,0 +1,92 @@
+"""The in-memory set of revoked sessions: read incrementally, bounded in memory, failing closed when stale."""
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from {{ cookiecutter.package_name }}.auth.models import TokenFamily
+from {{ cookiecutter.package_name }}.auth.revocation import OVERLAP, RevokedFamilies
+from {{ cookiecutter.package_name }}.database import DatabaseUnavailable, make_engine, utcnow
+
+from .conftest import bearer, create_tables, make_settings
+
+
+def add_families(engine: Engine, count: int, revoked_ago: timedelta | None, prefix: str) -> list[str]:
+    ids = [f"{prefix}{n:08d}" for n in range(count)]
+    now = utcnow()
+    with Session(engine) as session:
+        for family_id in ids:
+            revoked_at = now - revoked_ago if revoked_ago is not None else None
+            session.add(TokenFamily(id=family_id, user_id=1, current_token_hash="0" * 64, expires_at=now, revoked_at=revoked_at))
+        session.commit()
+    return ids
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    create_tables(database_url)
+    return make_engine(make_settings(database_url))
+
+
+def revoked_families(
+    engine: Engine, access_minutes: float = 15, max_staleness: float = 60, overlap: timedelta = OVERLAP
+) -> RevokedFamilies:
+    lifetime = timedelta(minutes=access_minutes)
+    return RevokedFamilies(engine, access_token_lifetime=lifetime, sync_seconds=1, max_staleness_seconds=max_staleness, overlap=overlap)
+
+
+def test_only_revocations_of_the_last_access_lifetime_are_read_and_kept(engine: Engine) -> None:
+    old = add_families(engine, 50, revoked_ago=timedelta(days=3), prefix="old")
+    recent = add_families(engine, 5, revoked_ago=timedelta(minutes=1), prefix="new")
+    live = add_families(engine, 5, revoked_ago=None, prefix="live")
+    revoked = revoked_families(engine, access_minutes=15)
+    revoked.sync()
+    assert revoked.size == 5
+    assert all(revoked.is_revoked(family) for family in recent)
+    assert not any(revoked.is_revoked(family) for family in old + live)
+
+
+def test_each_read_after_the_first_reads_only_newer_revocations(engine: Engine) -> None:
+    add_families(engine, 200, revoked_ago=OVERLAP * 2, prefix="before")
+    revoked = revoked_families(engine)
+    revoked.sync()
+    assert revoked.size == 200
+    newer = add_families(engine, 3, revoked_ago=timedelta(seconds=0), prefix="after")
+    assert revoked.sync() == 3  # rows read: not the 200 it already knows
+    assert all(revoked.is_revoked(family) for family in newer)
+
+
+def test_families_leave_memory_once_their_access_tokens_have_expired(engine: Engine) -> None:
+    add_families(engine, 10, revoked_ago=timedelta(seconds=0), prefix="fam")
+    revoked = revoked_families(engine, access_minutes=0.01, overlap=timedelta(0))  # access tokens live 0.6 s
+    revoked.sync()
+    assert revoked.size == 10
+    time.sleep(0.7)
+    revoked.sync()
+    assert revoked.size == 0
+
+
+def test_checks_fail_closed_when_the_set_is_too_old(engine: Engine) -> None:
+    revoked = revoked_families(engine, max_staleness=0.2)
+    with pytest.raises(DatabaseUnavailable):
+        revoked.is_revoked("any")  # never read: nothing is known
+    revoked.sync()
+    assert not revoked.is_revoked("any")
+    time.sleep(0.25)
+    with pytest.raises(DatabaseUnavailable):
+        revoked.is_revoked("any")
+
+
+def test_token_routes_answer_503_when_revocations_cannot_be_read(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(revocation_max_staleness_seconds=0.3, revocation_sync_seconds=30)  # the background read waits 30 s
+    login = client.post("/login", json={"username": "alice", "password": "correct horse battery staple"}).json()
+    assert client.get("/protected", headers=bearer(login["access_token"])).status_code == 200
+    time.sleep(0.35)
+    refused = client.get("/protected", headers=bearer(login["access_token"]))
+    assert (refused.status_code, refused.json()["code"], refused.headers["Retry-After"]) == (503, "database_unavailable", "5")
+    assert client.get("/health").status_code == 200
