@@ -13,6 +13,7 @@ only); tests/test_migrations.py proves the migrations make the same ones.
 import os
 {% endif -%}
 import socket
+import threading
 {% if cookiecutter.database == "postgresql" -%}
 import uuid
 {% endif -%}
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
 {%- endif %}
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,6 +37,7 @@ from {{ cookiecutter.package_name }}.users import service as users_service
 
 PURPOSE: Purpose = "{{ cookiecutter.paseto_purpose }}"
 PASSWORD = "correct horse battery staple"
+T = TypeVar("T")
 {%- if cookiecutter.database == "postgresql" %}
 SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -85,6 +87,23 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_hash_parallelism": 1,
     }
     return Settings(_env_file=None, **{**values, **overrides})
+
+
+def all_at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """Run the calls in threads released together; their results, in the order they finished."""
+    barrier = threading.Barrier(len(calls))
+    results: list[T] = []
+
+    def run(call: Callable[[], T]) -> None:
+        barrier.wait()
+        results.append(call())
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def free_port() -> int:

@@ -1,6 +1,5 @@
 """Server-side sessions: refresh-token rotation, reuse detection, revocation and its reach across instances."""
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,7 +14,7 @@ from {{ cookiecutter.package_name }}.database import utcnow
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PASSWORD, bearer, login
+from .conftest import PASSWORD, all_at_once, bearer, login
 
 
 def refresh(client: TestClient, refresh_token: str) -> dict[str, str]:
@@ -136,20 +135,12 @@ def test_concurrent_refreshes_with_one_token_let_exactly_one_through(
 ) -> None:
     # Two instances (own engines and connections) on one database, released at the same moment.
     other = make_client(paseto_key=client.app.state.settings.paseto_key)  # type: ignore[attr-defined]
-    barrier = threading.Barrier(2)
-    results: list[tuple[int, str]] = []
 
-    def spend(instance: TestClient) -> None:
-        barrier.wait()
+    def spend(instance: TestClient) -> tuple[int, str]:
         response = instance.post("/refresh", headers=bearer(tokens["refresh_token"]))
-        results.append((response.status_code, response.json().get("code", "ok")))
+        return response.status_code, response.json().get("code", "ok")
 
-    threads = [threading.Thread(target=spend, args=(instance,)) for instance in (client, other)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [(200, "ok"), (401, "token_reused")]
+    assert sorted(all_at_once([lambda: spend(client), lambda: spend(other)])) == [(200, "ok"), (401, "token_reused")]
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         family = session.get(TokenFamily, family_id(client, tokens))
         assert family is not None and family.revoked_at is not None

@@ -70,6 +70,19 @@ def add_exception_handlers(app: FastAPI) -> None:
         return error(exc.status_code, code, exc.detail, exc.headers)
 
 
+def describe_password_rules(app: FastAPI, settings: Settings) -> None:
+    """Put the configured password lengths into the OpenAPI schema, which cannot know them from the models."""
+
+    def openapi() -> dict[str, Any]:
+        schema = FastAPI.openapi(app)  # generated once, then cached on the app
+        models = schema["components"]["schemas"]
+        for model, field in (("UserCreate", "password"), ("PasswordChange", "new_password")):
+            models[model]["properties"][field].update(minLength=settings.password_min_length, maxLength=settings.password_max_length)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _check_ready(engine: Engine) -> None:
     try:
         with Session(engine) as session:
@@ -105,7 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title=settings.app_name,
         lifespan=lifespan,
-        max_body_size=settings.request_max_bytes,
         docs_url=None,  # served by web/ with pinned assets, when enabled
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
@@ -117,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bind_config(app, paseto_config)
 
     add_exception_handlers(app)
+    describe_password_rules(app, settings)
     app.add_middleware(
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )

@@ -1,8 +1,8 @@
 """The HTTP edge, one plain ASGI middleware (Starlette's BaseHTTPMiddleware costs far more per request).
 
 - Requests for a Host this app does not serve are refused (400 invalid_host) before anything runs.
-- A declared body over the limit is refused (413 body_too_large) before it is read; FastAPI's
-  `max_body_size` stops undeclared (chunked) bodies at the same limit while they are read.
+- A body over the limit is refused (413 body_too_large): before it is read when its length is
+  declared, as soon as the limit is passed when it is not (chunked).
 - Every response gets security headers: no sniffing, no framing, no referrer, a strict
   Content-Security-Policy (pages load only their own scripts and styles; nothing inline), HSTS when
   cookies are Secure, and `Cache-Control: no-store` on everything but static files, since almost
@@ -12,6 +12,7 @@
 import json
 from collections.abc import Iterable
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PAGE_POLICY = (
@@ -20,6 +21,14 @@ PAGE_POLICY = (
 )
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 STATIC_PREFIX = "/static/"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # a route that never reads its body cannot be flooded
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while a body is read; FastAPI hands HTTPExceptions to the app's handler (413 body_too_large)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body may be at most {limit} bytes")
 
 
 def _hostname(value: str) -> str:
@@ -60,10 +69,13 @@ class EdgeMiddleware:
                 message["headers"] = self._with_security_headers(message.get("headers", []), static)
             await send(message)
 
+        limit = self._max_body_bytes
         if not self._host_allowed(host):
             await _refuse(send_with_headers, 400, "invalid_host", "This server does not answer to that host name")
-        elif length and (not length.isdigit() or int(length) > self._max_body_bytes):
-            await _refuse(send_with_headers, 413, "body_too_large", f"The request body may be at most {self._max_body_bytes} bytes")
+        elif length and (not length.isdigit() or int(length) > limit):
+            await _refuse(send_with_headers, 413, "body_too_large", BodyTooLarge(limit).detail)
+        elif scope["method"] in BODY_METHODS:
+            await self.app(scope, _limited(receive, limit), send_with_headers)
         else:
             await self.app(scope, receive, send_with_headers)
 
@@ -82,6 +94,20 @@ class EdgeMiddleware:
         if not static and b"cache-control" not in present:
             added.append((b"cache-control", b"no-store"))
         return [*headers, *added]
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise BodyTooLarge(limit)
+        return message
+
+    return receive_within_limit
 
 
 async def _refuse(send: Send, status: int, code: str, detail: str) -> None:

@@ -8,7 +8,7 @@ cookies and refreshes the access token when it expires. No front-end build step,
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -20,6 +20,18 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 static_files = StaticFiles(directory=HERE / "static")
 router = APIRouter(include_in_schema=False)
+
+# The OpenAPI page's assets: one exact version from the CDN, each with the hash the browser checks.
+SWAGGER_UI = {
+    "js": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/swagger-ui-bundle.js",
+    "js_integrity": "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
+    "css": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/swagger-ui.css",
+    "css_integrity": "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
+}
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; style-src 'self' https://cdn.jsdelivr.net; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 
 # Why the login page was opened: the page shows the text for a known code, never text from the URL.
 LOGIN_REASONS = {
@@ -48,3 +60,13 @@ async def dashboard_page(request: Request, settings: SettingsDep) -> Response:
     if not ({config.access_cookie_name, config.refresh_csrf_cookie_name} & request.cookies.keys()):
         return RedirectResponse("/login", status_code=303)
     return _page(request, "dashboard.html", settings)
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(request: Request, settings: SettingsDep) -> Response:
+    """The OpenAPI page, when DOCS_ENABLED (development); its Authorize button logs in with the password form."""
+    if not settings.docs_enabled:
+        raise HTTPException(404, "Not Found")
+    page = templates.TemplateResponse(request, "docs.html", {"app_name": settings.app_name, "swagger": SWAGGER_UI})
+    page.headers["Content-Security-Policy"] = DOCS_POLICY
+    return page

@@ -1,0 +1,112 @@
+"""The HTTP edge: host names, body sizes, security headers, pages that build nothing from the Host header."""
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.config import Settings
+
+from .conftest import PASSWORD, bearer
+
+PAGES = ["/login", "/docs"]
+
+
+def test_an_unknown_host_is_refused(client: TestClient) -> None:
+    response = client.get("/health", headers={"Host": "evil.example"})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_host")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "host", "status"), [(["*.example.com"], "api.example.com", 200), (["*.example.com"], "example.com", 400)]
+)
+def test_trusted_hosts_may_name_subdomains(make_client: Callable[..., TestClient], allowed: list[str], host: str, status: int) -> None:
+    assert make_client(trusted_hosts=allowed).get("/health", headers={"Host": host}).status_code == status
+
+
+def test_pages_build_no_url_from_the_host_header(make_client: Callable[..., TestClient]) -> None:
+    anything_goes = make_client(trusted_hosts=["*"])
+    for path in PAGES:
+        page = anything_goes.get(path, headers={"Host": "evil.example"})
+        assert page.status_code == 200
+        assert "evil.example" not in page.text
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(request_max_bytes=4096)
+    response = client.post("/login", content=b"{" + b" " * 5000 + b"}", headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
+
+
+def test_an_undeclared_body_over_the_limit_is_cut_off_while_read(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(request_max_bytes=4096)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"username": "alice", "password": "'
+        for _ in range(100):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = client.post("/login", content=chunks(), headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
+
+
+def test_a_body_within_the_limit_goes_through(client: TestClient, user: dict[str, str]) -> None:
+    assert client.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+def test_every_response_carries_the_security_headers(client: TestClient, tokens: dict[str, str]) -> None:
+    for response in (client.get("/login"), client.get("/protected", headers=bearer(tokens["access_token"])), client.get("/nope")):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_pages_may_run_only_their_own_scripts_and_have_none_inline(client: TestClient, user: dict[str, str]) -> None:
+    client.post("/login/browser", json={"username": "alice", "password": PASSWORD})
+    for path in ("/login", "/"):
+        page = client.get(path)
+        policy = page.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "default-src 'self'" in policy
+        scripts = re.findall(r"<script\b[^>]*>", page.text)
+        assert scripts and all("src=" in tag for tag in scripts), scripts
+        assert not re.search(r"\son[a-z]+\s*=", page.text), "no inline event handlers"
+
+
+def test_responses_with_tokens_or_session_data_are_never_cached(client: TestClient, tokens: dict[str, str]) -> None:
+    for response in (
+        client.post("/login", json={"username": "alice", "password": PASSWORD}),
+        client.post("/refresh", headers=bearer(tokens["refresh_token"])),
+        client.get("/session", headers=bearer(tokens["access_token"])),
+        client.get("/users/me", headers=bearer(tokens["access_token"])),
+    ):
+        assert response.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/static/app.css").headers.get("Cache-Control", "")
+
+
+def test_hsts_is_sent_when_cookies_are_secure(make_client: Callable[..., TestClient]) -> None:
+    assert make_client(cookie_secure=True).get("/health").headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Strict-Transport-Security" not in make_client(cookie_secure=False).get("/health").headers
+
+
+def test_the_openapi_page_is_off_in_production_and_pinned_when_on(make_client: Callable[..., TestClient]) -> None:
+    production = make_client(docs_enabled=False)
+    assert production.get("/docs").status_code == 404
+    assert production.get("/openapi.json").status_code == 404
+    page = make_client(docs_enabled=True).get("/docs")
+    assets = re.findall(r'(?:src|href)="(https://[^"]+)" integrity="(sha384-[A-Za-z0-9+/=]+)"', page.text)
+    assert len(assets) == 2, page.text
+    assert all(re.search(r"@\d+\.\d+\.\d+/", url) for url, _ in assets), "every asset is one exact version"
+    assert "script-src 'self' https://cdn.jsdelivr.net;" in page.headers["Content-Security-Policy"]
+
+
+def test_production_defaults_close_registration_and_docs(make_client: Callable[..., TestClient]) -> None:
+    settings = make_client().app.state.settings  # type: ignore[attr-defined]
+    production = Settings(_env_file=None, paseto_purpose=settings.paseto_purpose, paseto_key=settings.paseto_key)
+    development = Settings(
+        _env_file=None, environment="development", paseto_purpose=settings.paseto_purpose, paseto_key=settings.paseto_key
+    )
+    assert (production.registration_open, production.docs_enabled) == (False, False)
+    assert (development.registration_open, development.docs_enabled) == (True, True)
