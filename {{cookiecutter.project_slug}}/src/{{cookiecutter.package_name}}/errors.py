@@ -23,6 +23,7 @@ def error(status_code: int, code: str, detail: object, headers: Mapping[str, str
 
 
 _REFUSALS: dict[int, tuple[str, dict[str, Any]]] = {
+    400: ("The body could not be parsed (not UTF-8 JSON, or a broken form)", {}),
     401: (
         "No valid token or credentials; `code` says which check failed",
         {"WWW-Authenticate": {"description": 'Bearer, with error="invalid_token" when a token was sent', "schema": {"type": "string"}}},

@@ -93,10 +93,14 @@ class RevokedFamilies:
 
     async def keep_in_sync(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Read now, report started, then re-read every `sync_seconds` until cancelled, off the event loop."""
+        next_read = time.monotonic()
         await self._read_in_thread()
         task_status.started()
         while True:
-            await anyio.sleep(self._sync_seconds)
+            # Reads start on a fixed beat, so a slow read does not push every later one back.
+            next_read += self._sync_seconds
+            await anyio.sleep(max(0.0, next_read - time.monotonic()))
+            next_read = max(next_read, time.monotonic())
             await self._read_in_thread()
 
     async def _read_in_thread(self) -> None:

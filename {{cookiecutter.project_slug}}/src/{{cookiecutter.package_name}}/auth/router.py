@@ -25,7 +25,7 @@ from .schemas import AccessToken, Credentials, PasswordChange, PasswordCheck, Se
 
 router = APIRouter(tags=["auth"])
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
-LOGIN_REFUSALS = refusals(401, 413, 422, 429, 503)
+LOGIN_REFUSALS = refusals(400, 401, 413, 422, 429, 503)
 
 
 def token_pair(auth: AuthPASETO, tokens: service.IssuedTokens) -> TokenPair:
@@ -120,7 +120,7 @@ async def fresh_only(claims: FreshClaims) -> dict[str, Any]:
     return {"user": claims["sub"], "fresh": True}
 
 
-@router.post("/fresh-login", response_model=None, responses=refusals(401, 403, 413, 422, 429, 503))
+@router.post("/fresh-login", response_model=None, responses=refusals(400, 401, 403, 413, 422, 429, 503))
 def fresh_login(
     body: PasswordCheck, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
 ) -> AccessToken | Response:
@@ -136,7 +136,7 @@ def fresh_login(
     return AccessToken(access_token=token, expires_in=int(auth.config.access_token_expires.total_seconds()))
 
 
-@router.post("/users/me/password", responses=refusals(401, 403, 413, 422, 429, 503), **NO_CONTENT)
+@router.post("/users/me/password", responses=refusals(400, 401, 403, 413, 422, 429, 503), **NO_CONTENT)
 def change_password(
     body: PasswordChange,
     user: FreshUser,
