@@ -226,7 +226,7 @@ def add_user(project: Project) -> None:
     """Migrate when the app has migrations (else start-up creates tables), then create the bench user."""
     if succeeds([project.cli, "migrate", "--help"], cwd=project.folder, env=project.env):
         run([project.cli, "migrate"], cwd=project.folder, env=project.env)
-    run([project.cli, "create-user", USER, "--password", project.password], cwd=project.folder, env=project.env)
+    run([project.cli, "create-user", USER, f"--password={project.password}"], cwd=project.folder, env=project.env)
 
 
 def serve_project(how: Serving, name: str, project: Project) -> Server:

@@ -48,27 +48,26 @@ def describe_failure(url: str, error: BaseException) -> str:
 
 def make_engine(settings: Settings) -> Engine:
     url, timeout = settings.database_url, settings.database_connect_timeout
-    pool: dict[str, Any] = {
-        "pool_size": settings.database_pool_size,
-        "max_overflow": settings.database_max_overflow,
-        "pool_timeout": settings.database_pool_timeout,
-        "hide_parameters": True,  # errors and logs never show values (hashes, names)
-    }
-    if not url.startswith("sqlite"):
-        return create_engine(
-            url,
-            **pool,
-            connect_args={
-                "connect_timeout": timeout,
-                # A server that stops acknowledging (host down, network cut) fails in-flight queries too.
-                "tcp_user_timeout": timeout * 1000,
-                "keepalives_idle": timeout,
-                "keepalives_interval": 1,
-                "keepalives_count": 3,
-            },
-        )
+    sqlite = url.startswith("sqlite")
+    options: dict[str, Any] = {"hide_parameters": True}  # errors and logs never show values (hashes, names)
+    if not (sqlite and make_url(url).database in (None, "", ":memory:")):  # in-memory SQLite has no pool to size
+        options |= {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+            "pool_timeout": settings.database_pool_timeout,
+        }
+    if not sqlite:
+        connect = {
+            "connect_timeout": timeout,
+            # A server that stops acknowledging (host down, network cut) fails in-flight queries too.
+            "tcp_user_timeout": timeout * 1000,
+            "keepalives_idle": timeout,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+        }
+        return create_engine(url, **options, connect_args=connect)
     # SQLite: `timeout` bounds the wait for another writer's lock.
-    engine = create_engine(url, **pool, connect_args={"check_same_thread": False, "timeout": timeout})
+    engine = create_engine(url, **options, connect_args={"check_same_thread": False, "timeout": timeout})
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]

@@ -133,11 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )
-    app.include_router(auth_router)
-    app.include_router(users_router)
-    app.include_router(web_router)
-    app.mount("/static", static_files, name="static")
 
+    # Routes are matched in the order they are added: the probes and the token routes first.
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
         """Liveness: the process answers. Touches neither the database nor the thread pool."""
@@ -148,6 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Readiness: the database answers and holds the app's tables."""
         _check_ready(engine)
         return {"status": "ready"}
+
+    app.include_router(auth_router)
+    app.include_router(users_router)
+    app.include_router(web_router)
+    app.mount("/static", static_files, name="static")
 
     return app
 

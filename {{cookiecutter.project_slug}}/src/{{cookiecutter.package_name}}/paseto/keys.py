@@ -67,6 +67,7 @@ class KeyRing:
         self.signing_key = signing_key
         self.signing_kid = signing_key.to_paserk_id() if purpose == "local" else signing_key.to_peer_paserk_id()
         self._by_kid = {key.to_paserk_id(): key for key in verification_keys}
+        self.keys_by_footer: dict[str, KeyInterface] = {}  # filled by tokens.py as footers are seen
         if self.signing_kid not in self._by_kid:
             raise ValueError("the signing key's verification key must be in the ring")
 

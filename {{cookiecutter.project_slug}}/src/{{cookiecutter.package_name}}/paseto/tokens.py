@@ -93,13 +93,21 @@ def _verification_key(config: PasetoConfig, token: str) -> KeyInterface:
     parts = token.split(".")
     if len(parts) != 4:
         raise InvalidTokenError("Token has no key id footer")
-    key = config.keys.verification_key(_footer_kid(parts[3]))
+    footer, ring = parts[3], config.keys
+    # Every token a key signs carries the same footer: parse each footer once (a few, so a flood of
+    # made-up footers cannot grow this).
+    key = ring.keys_by_footer.get(footer)
     if key is None:
-        raise UnknownKeyError()
+        key = ring.verification_key(_footer_kid(footer))
+        if key is None:
+            raise UnknownKeyError()
+        if len(ring.keys_by_footer) < 8:
+            ring.keys_by_footer[footer] = key
     return key
 
 
-def _parse_time(claims: Mapping[str, Any], name: str) -> datetime | None:
+def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
+    """The claim as seconds since the epoch (floats compare quicker than datetimes, and never overflow)."""
     value = claims.get(name)
     if value is None:
         return None
@@ -109,20 +117,19 @@ def _parse_time(claims: Mapping[str, Any], name: str) -> datetime | None:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise InvalidClaimsError(f"Claim '{name}' is not an ISO 8601 time with a time zone")
-    return moment
+    return moment.timestamp()
 
 
 def _check_claims(config: PasetoConfig, claims: Mapping[str, Any]) -> float:
     """Check every claim; return the moment (a timestamp, leeway included) after which the token is expired."""
-    now = datetime.now(UTC)
-    expires = _parse_time(claims, "exp")
+    now, leeway = time.time(), config.leeway.total_seconds()
+    expires = _timestamp(claims, "exp")
     if expires is None:
         raise InvalidClaimsError("Token has no expiry")
-    # The leeway moves `now`, not the claim: a claim near year 1 or 9999 cannot overflow.
-    if now - config.leeway > expires:
+    if now - leeway > expires:
         raise ExpiredTokenError()
-    not_before = _parse_time(claims, "nbf")
-    if not_before is not None and now + config.leeway < not_before:
+    not_before = _timestamp(claims, "nbf")
+    if not_before is not None and now + leeway < not_before:
         raise NotYetValidError()
     for name in ("sub", "jti", "type"):
         if not isinstance(claims.get(name), str) or not claims[name]:
@@ -131,7 +138,7 @@ def _check_claims(config: PasetoConfig, claims: Mapping[str, Any]) -> float:
         raise InvalidClaimsError("Token issuer is not accepted")
     if config.audience and claims.get("aud") != config.audience:
         raise InvalidClaimsError("Token audience is not accepted")
-    return expires.timestamp() + config.leeway.total_seconds()
+    return expires + leeway
 
 
 def decode_token(config: PasetoConfig, token: str) -> dict[str, Any]:
