@@ -14,16 +14,20 @@ import os
 {% endif -%}
 import socket
 import threading
+import time
 {% if cookiecutter.database == "postgresql" -%}
 import uuid
 {% endif -%}
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
 {%- endif %}
 from typing import Any, TypeVar
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine{% if cookiecutter.database == "postgresql" %}, text
 from sqlalchemy.engine import make_url{% endif %}
@@ -116,6 +120,44 @@ def create_tables(database_url: str) -> None:
     engine = create_engine(database_url)
     SQLModel.metadata.create_all(engine)
     engine.dispose()
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    settings: Settings
+    username: str = "alice"
+    password: str = PASSWORD
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[LiveServer]:
+    """The app on uvicorn on a free loopback port, in a thread of the test process, with user alice.
+
+    The server uses the test's own Settings and database, so a test reads the settings it runs with.
+    """
+    create_tables(settings.database_url)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # Bound here and handed to uvicorn, so no other process can take the port in between.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start; see the captured log above", pytrace=False)
+        time.sleep(0.02)
+    with Session(app.state.engine) as session:
+        users_service.create_user(session, settings, "alice", PASSWORD, "alice@example.com")
+    try:
+        yield LiveServer(url=f"http://{host}:{port}", settings=settings)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 @pytest.fixture

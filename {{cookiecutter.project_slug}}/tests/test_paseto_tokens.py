@@ -138,11 +138,11 @@ def same_key_other_versions(config: PasetoConfig, signing_paserk: str) -> list[s
     raw = raw_key_bytes(signing_paserk)
     if PURPOSE == "local":
         keys = [pyseto.Key.new(version, "local", raw) for version in (1, 2, 3)]
-        seed_pem = Ed25519PrivateKey.from_private_bytes(raw).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        keys.append(pyseto.Key.new(4, "public", seed_pem))
+        private_pem = Ed25519PrivateKey.from_private_bytes(raw).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        keys.append(pyseto.Key.new(4, "public", private_pem))
     else:
-        seed_pem = Ed25519PrivateKey.from_private_bytes(raw[:32]).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        keys = [pyseto.Key.new(2, "public", seed_pem)]
+        private_pem = Ed25519PrivateKey.from_private_bytes(raw[:32]).private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        keys = [pyseto.Key.new(2, "public", private_pem)]
         # The public key's bytes used as a symmetric key: the classic algorithm-confusion attack.
         public = raw_key_bytes(public_paserk(signing_paserk))
         keys += [pyseto.Key.new(version, "local", public) for version in (1, 2, 3, 4)]

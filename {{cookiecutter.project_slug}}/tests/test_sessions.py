@@ -177,3 +177,28 @@ def test_a_logout_newer_than_the_last_database_read_is_not_forgotten(client: Tes
     revoked.add("a-family-revoked-after-the-read")  # as if sync() had read the database just before the logout
     revoked.sync()
     assert revoked.is_revoked("a-family-revoked-after-the-read")
+
+
+def test_without_a_grace_period_a_retried_refresh_ends_the_session(client: TestClient, tokens: dict[str, str]) -> None:
+    refresh(client, tokens["refresh_token"])  # its answer "lost" on the way back
+    retry = client.post("/refresh", headers=bearer(tokens["refresh_token"]))
+    assert code_of(retry) == "token_reused"
+
+
+def test_within_the_grace_period_a_lost_refresh_may_be_retried(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(refresh_grace_seconds=5)
+    spent = login(client)["refresh_token"]
+    lost = refresh(client, spent)  # the client never saw this answer
+    retried = refresh(client, spent)
+    assert client.get("/protected", headers=bearer(retried["access_token"])).status_code == 200
+    refresh(client, retried["refresh_token"])  # the session goes on
+    # The lost answer's refresh token was replaced by the retry: if it shows up after all, someone has a copy.
+    assert code_of(client.post("/refresh", headers=bearer(lost["refresh_token"]))) == "token_reused"
+
+
+def test_after_the_grace_period_a_retried_refresh_ends_the_session(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(refresh_grace_seconds=0.5)
+    spent = login(client)["refresh_token"]
+    refresh(client, spent)
+    time.sleep(0.6)
+    assert code_of(client.post("/refresh", headers=bearer(spent))) == "token_reused"

@@ -1,31 +1,20 @@
-"""Browser fixtures: a live uvicorn server on a free loopback port and a Chromium to drive it.
+"""Browser fixtures: a live server (tests/conftest.py `serve`) and a Chromium to drive it.
 
-The server runs in a thread of the test process, with the test's own Settings and database, so a
-test reads the same settings the server uses. Access tokens live a few seconds, so the refresh flow
-happens within a test.
+Access tokens live a few seconds, so the refresh flow happens within a test.
 """
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Playwright
-from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.config import Settings
-from {{ cookiecutter.package_name }}.main import create_app
-from {{ cookiecutter.package_name }}.users import service as users_service
 
-from ..conftest import PASSWORD, create_tables
+from ..conftest import LiveServer, serve
 
-USERNAME = "alice"
 ACCESS_TOKEN_MINUTES = 0.05  # 3 seconds: long enough to load a page, short enough to wait out
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_ARGS = [
@@ -37,14 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    settings: Settings
-    username: str = USERNAME
-    password: str = PASSWORD
 
 
 def find_chromium(playwright: Playwright) -> str:
@@ -78,26 +59,8 @@ def e2e_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def live_server(e2e_settings: Settings) -> Iterator[LiveServer]:
-    create_tables(e2e_settings.database_url)
-    app = create_app(e2e_settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    # Bound here and handed to uvicorn, so no other process can take the port in between.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start; see the captured log above", pytrace=False)
-        time.sleep(0.02)
-    with Session(app.state.engine) as session:
-        users_service.create_user(session, e2e_settings, USERNAME, PASSWORD, f"{USERNAME}@example.com")
-    yield LiveServer(url=f"http://{host}:{port}", settings=e2e_settings)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(e2e_settings) as server:
+        yield server
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
-from .conftest import LiveServer
+from ..conftest import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +46,14 @@ def is_refresh(request: Request) -> bool:
     return request.method == "POST" and request.url.endswith("/refresh")
 
 
-def test_login_shows_dashboard(page: Page, context: BrowserContext, live_server: LiveServer) -> None:
+def test_login_shows_dashboard(page: Page, context: BrowserContext, live_server: LiveServer, artifacts_dir: Path) -> None:
     log_in(page, live_server)
     expect(page.locator("#session-countdown")).to_have_text(DASHBOARD_LOADED)
     expect(page.locator("#session-fresh")).to_have_text("yes")
+    expect(page.locator("#session-family")).to_have_text(re.compile(r"^[0-9a-f]{8}…$"))
+    expect(page.locator("#session-refresh-expires")).not_to_have_text("…")
+    expect(page.locator("#refresh-log li").first).to_contain_text("why:")
+    page.screenshot(path=artifacts_dir / "dashboard-before-refresh.png", full_page=True)
     cookies = {c["name"]: c for c in context.cookies()}
     assert cookies.keys() >= SESSION_COOKIES
     assert live_server.settings.cookie_secure
@@ -84,7 +88,9 @@ def test_expired_access_token_is_refreshed_silently(
     said = json.dumps({"user": live_server.username}, separators=(",", ":"))
     expect(page.locator("#protected-result")).to_have_text(f"/protected says: {said}")
     expect(page.locator("#session-fresh")).to_have_text("no (refreshed)")
-    expect(page.locator("#refresh-log")).to_contain_text("refreshed")
+    refreshed = page.locator('#refresh-log li[data-event="refreshed"]')
+    expect(refreshed).to_contain_text("why: access tokens live minutes")
+    expect(refreshed.locator("a")).to_have_attribute("href", "/guide#rotation-and-reuse-detection")
 
     new_token = cookie(context, ACCESS)
     assert new_token
@@ -96,7 +102,7 @@ def test_expired_access_token_is_refreshed_silently(
         assert client.get("/protected", headers={"Cookie": f"{ACCESS}={new_token}"}).status_code == 200
 
     expect(page.locator("#session-countdown")).to_have_text(DASHBOARD_LOADED)
-    page.screenshot(path=artifacts_dir / "dashboard.png", full_page=True)
+    page.screenshot(path=artifacts_dir / "dashboard-after-refresh.png", full_page=True)
 
 
 def test_fresh_only_action_needs_password_again_after_refresh(page: Page, live_server: LiveServer) -> None:
@@ -118,11 +124,12 @@ def test_fresh_only_action_needs_password_again_after_refresh(page: Page, live_s
     expect(page.locator("#session-fresh")).to_have_text("yes")
 
 
-def test_logout_clears_cookies(page: Page, context: BrowserContext, live_server: LiveServer) -> None:
+def test_logout_clears_cookies(page: Page, context: BrowserContext, live_server: LiveServer, artifacts_dir: Path) -> None:
     log_in(page, live_server)
     page.click("#logout")
-    expect(page).to_have_url(re.compile(r"/login\?reason="))
+    expect(page).to_have_url(re.compile(r"/login\?reason=logged_out$"))
     expect(page.locator("#login-notice")).to_have_text("You have logged out.")
+    page.screenshot(path=artifacts_dir / "login-logged-out.png", full_page=True)
     assert not {c["name"] for c in context.cookies()} & SESSION_COOKIES
 
     page.goto("/")
@@ -202,3 +209,18 @@ def test_two_tabs_expiring_together_refresh_once(context: BrowserContext, live_s
     assert len(refreshes) == 1
     second.click("#call-protected")  # the session survived: no reuse was detected
     expect(second.locator("#protected-result")).to_contain_text("/protected says")
+
+
+def test_the_login_page_shows_only_messages_of_its_own(page: Page, live_server: LiveServer) -> None:
+    page.goto("/login?reason=" + "Your%20account%20is%20locked%3B%20call%20%2B1-555-0100")  # text of the attacker's
+    expect(page.locator("#username")).to_be_visible()
+    expect(page.locator("#login-notice")).to_have_count(0)
+    page.goto("/login?reason=reused")
+    expect(page.locator("#login-notice")).to_contain_text("used twice")
+
+
+def test_the_guide_opens_from_the_dashboard(page: Page, live_server: LiveServer) -> None:
+    log_in(page, live_server)
+    page.locator("#refresh-log li a").first.click()
+    expect(page).to_have_url(f"{live_server.url}/guide#access-and-refresh-tokens")
+    expect(page.locator("h2#access-and-refresh-tokens")).to_be_visible()

@@ -34,8 +34,8 @@ def generate_key(purpose: Purpose) -> str:
     if purpose == "local":
         return "k4.local." + _b64(secrets.token_bytes(32))
     private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes_raw()
-    return "k4.secret." + _b64(seed + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    private_bytes = private.private_bytes_raw()
+    return "k4.secret." + _b64(private_bytes + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
 def public_paserk(secret_paserk: str) -> str:
@@ -44,7 +44,7 @@ def public_paserk(secret_paserk: str) -> str:
     private = Ed25519PrivateKey.from_private_bytes(raw[:32])
     public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     if raw[32:] != public:
-        raise ValueError("k4.secret key is corrupt: its public half does not match its seed")
+        raise ValueError("k4.secret key is corrupt: its public half does not match its private half")
     return "k4.public." + _b64(public)
 
 

@@ -13,8 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from ..config import Settings
 from ..paseto import PasetoConfig
 from ..users.dependencies import SettingsDep
+from .markdown import render_markdown
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -39,10 +41,13 @@ LOGIN_REASONS = {
     "logged_out_everywhere": "You have logged out on every device.",
     "session_ended": "Your session has ended. Please log in again.",
     "revoked": "You have been logged out (this session was ended elsewhere).",
+    "reused": "A refresh token of your session was used twice, so the whole session was ended in case it was stolen. Please log in again.",
 }
+# docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
+GUIDE = HERE.parents[2] / "docs" / "refresh-tokens.md"
 
 
-def _page(request: Request, name: str, settings: Any, **context: Any) -> Response:
+def _page(request: Request, name: str, settings: Settings, **context: Any) -> Response:
     config: PasetoConfig = request.app.state.authpaseto
     cookies = {"access_csrf": config.access_csrf_cookie_name, "refresh_csrf": config.refresh_csrf_cookie_name}
     return templates.TemplateResponse(request, name, {"app_name": settings.app_name, "cookies": cookies, **context})
@@ -59,7 +64,19 @@ async def dashboard_page(request: Request, settings: SettingsDep) -> Response:
     config: PasetoConfig = request.app.state.authpaseto
     if not ({config.access_cookie_name, config.refresh_csrf_cookie_name} & request.cookies.keys()):
         return RedirectResponse("/login", status_code=303)
-    return _page(request, "dashboard.html", settings)
+    return _page(request, "dashboard.html", settings, guide_url="/guide" if _guide_available(settings) else None)
+
+
+def _guide_available(settings: Settings) -> bool:
+    return settings.docs_enabled and GUIDE.is_file()
+
+
+@router.get("/guide", response_class=HTMLResponse)
+async def guide_page(request: Request, settings: SettingsDep) -> Response:
+    """The refresh-token guide (docs/refresh-tokens.md), in development, when the project folder is at hand."""
+    if not _guide_available(settings):
+        raise HTTPException(404, "Not Found")
+    return _page(request, "guide.html", settings, guide=render_markdown(GUIDE.read_text()))
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -12,11 +12,34 @@ function cookie(name) {
   return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
 }
 
-function logEvent(text) {
+// What the token log says about each event: what happened, why, and the guide's section on it.
+const EVENTS = {
+  opened: ["dashboard opened", "the access token from your login (or last refresh) is in an HttpOnly cookie", "access-and-refresh-tokens"],
+  refreshed: ["access token expired → refreshed", "access tokens live minutes; the refresh token bought a new one and was itself replaced (rotation)", "rotation-and-reuse-detection"],
+  refusedRefresh: ["refresh refused → logged out", "the session was ended (logout, password change, expiry): its refresh token no longer works", "revocation"],
+  reused: ["refresh token reused → whole session revoked", "a spent refresh token came back: someone may hold a copy, so every token of this session stopped working", "rotation-and-reuse-detection"],
+  reauthenticated: ["password re-entered → fresh access token", "sensitive actions need a token straight from a password check, not a refreshed one", "fresh-tokens-and-re-authentication"],
+  passwordChanged: ["password changed; other sessions revoked", "a new password ends every other session, in case the old one leaked", "revocation"],
+};
+
+function logEvent(kind) {
   const log = document.getElementById("refresh-log");
   if (!log) return;
+  const [what, why, section] = EVENTS[kind];
   const item = document.createElement("li");
-  item.textContent = `${new Date().toLocaleTimeString()} — ${text}`;
+  item.dataset.event = kind;
+  item.append(`${new Date().toLocaleTimeString()} — ${what}`);
+  const reason = document.createElement("small");
+  reason.className = "why";
+  reason.textContent = `why: ${why}`;
+  const guide = document.getElementById("session-card")?.dataset.guide;
+  if (guide) {
+    const link = document.createElement("a");
+    link.href = `${guide}#${section}`;
+    link.textContent = "more";
+    reason.append(" (", link, ")");
+  }
+  item.append(reason);
   log.prepend(item);
 }
 
@@ -30,6 +53,7 @@ function goToLogin(reason) {
 // before some other refresh (in this tab or another: the CSRF cookie changes with every refresh
 // token) just retries. Tabs take turns through a Web Lock where the browser has them.
 let refreshInFlight = null;
+let lastRefusal = null;  // why the last refresh was refused: the login page says so
 const oneTabAtATime = navigator.locks ? (task) => navigator.locks.request("paseto-refresh", task) : (task) => task();
 
 function refreshOnce(refreshCsrfWhenSent) {
@@ -43,8 +67,13 @@ function refreshOnce(refreshCsrfWhenSent) {
         credentials: "same-origin",
         headers: { "X-CSRF-Token": cookie(CSRF_REFRESH) },
       });
-      logEvent(response.ok ? "access token expired → refreshed (new refresh token too)" : "refresh refused");
-      return response.ok;
+      if (response.ok) {
+        logEvent("refreshed");
+        return true;
+      }
+      lastRefusal = await errorCode(response);
+      logEvent(lastRefusal === "token_reused" ? "reused" : "refusedRefresh");
+      return false;
     })
       .catch(() => false)
       .finally(() => { refreshInFlight = null; });
@@ -70,7 +99,7 @@ async function api(path, { method = "GET", body } = {}) {
   let response = await send();
   if (response.status === 401 && ["token_expired", "missing_token"].includes(await errorCode(response))) {
     if (!(await refreshOnce(refreshCsrfWhenSent))) {
-      goToLogin("session_ended");
+      goToLogin(lastRefusal === "token_reused" ? "reused" : "session_ended");
       return response;
     }
     response = await send();
@@ -120,14 +149,21 @@ function tick() {
   countdown.textContent = seconds > 0 ? `${seconds} s` : "expired (refreshes on your next action)";
 }
 
+function show(id, text) {
+  document.getElementById(id).textContent = text;
+}
+
 async function loadSession() {
   const response = await api("/session");
   if (!response.ok) return;
   const session = await response.json();
   expiresAt = Date.parse(session.expires_at);
-  document.getElementById("session-user").textContent = session.user;
-  document.getElementById("session-fresh").textContent = session.fresh ? "yes" : "no (refreshed)";
-  document.getElementById("session-expires").textContent = `(at ${new Date(expiresAt).toLocaleTimeString()})`;
+  show("session-user", session.user);
+  show("session-family", session.family.slice(0, 8) + "…");
+  show("session-fresh", session.fresh ? "yes" : "no (refreshed)");
+  show("session-issued", new Date(Date.parse(session.issued_at)).toLocaleTimeString());
+  show("session-expires", `(at ${new Date(expiresAt).toLocaleTimeString()})`);
+  show("session-refresh-expires", session.refresh_expires_at ? new Date(Date.parse(session.refresh_expires_at)).toLocaleString() : "unknown");
   tick();
 }
 
@@ -139,7 +175,7 @@ async function changePassword(form, result) {
   if (response.status === 204) {
     result.textContent = "Password changed. Your other sessions were logged out.";
     form.reset();
-    logEvent("password changed; other sessions revoked");
+    logEvent("passwordChanged");
   } else if ((await errorCode(response)) === "fresh_token_required") {
     result.textContent = "Please confirm your password to continue.";
     const reauth = document.getElementById("reauth-form");
@@ -181,12 +217,12 @@ function initDashboard() {
     password.value = "";
     if (!response.ok) { passwordResult.textContent = await detail(response); return; }
     reauth.hidden = true;
-    logEvent("password re-entered → fresh access token");
+    logEvent("reauthenticated");
     await changePassword(passwordForm, passwordResult);
     loadSession();
   });
 
-  logEvent("dashboard opened");
+  logEvent("opened");
   loadSession();
   setInterval(tick, 1000);
 }
