@@ -77,8 +77,10 @@ def generate_keys(purpose: str) -> dict[str, str]:
 
 
 def write_env(path: Path) -> None:
-    """Copy .env.example to .env, filling in the generated keys. .env is git-ignored."""
+    """Copy .env.example to .env, filling in the generated secrets. .env is git-ignored."""
     values = {ENV_PREFIX + name: value for name, value in generate_keys(PURPOSE).items()}
+    if DATABASE == "postgresql":
+        values["POSTGRES_PASSWORD"] = secrets.token_urlsafe(24)  # for compose.yaml's database
     lines = []
     for line in Path(".env.example").read_text().splitlines():
         name = line.split("=", 1)[0]

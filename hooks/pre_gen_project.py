@@ -1,4 +1,5 @@
 """Check the answers before anything is written: a bad answer stops generation naming its field."""
+# ruff: noqa: F821 - the {{ }} below are cookiecutter's, filled in before this runs
 
 import re
 import sys
@@ -17,7 +18,7 @@ RESERVED_PACKAGES = {"paseto", "pyseto", "fastapi", "sqlmodel", "passlib", "jinj
 
 RULES = [
     ("project_name", r'[^"\\]*\S[^"\\]*', "must not be empty nor hold quotes or backslashes"),
-    ("project_slug", r"[a-z][a-z0-9]*(-[a-z0-9]+)*", "must be lowercase letters, digits and single hyphens, starting with a letter (e.g. my-service)"),
+    ("project_slug", r"[a-z][a-z0-9]*(-[a-z0-9]+)*", "must be lowercase letters, digits and single hyphens, starting with a letter"),
     ("package_name", r"[a-z][a-z0-9_]*", "must be a valid lowercase Python package name (e.g. my_service)"),
     ("author_email", r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an e-mail address"),
     ("paseto_purpose", r"local|public", "must be 'local' or 'public'"),

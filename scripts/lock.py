@@ -19,7 +19,11 @@ TEMPLATE = Path(__file__).resolve().parents[1]
 TARGET = TEMPLATE / "{{cookiecutter.project_slug}}" / "uv.lock"
 SLUG = "paseto-app"  # the default answer, replaced by the placeholder
 # `{%-` eats the blank line before a tag: uv does not mind, and leaves such a file as it is.
-POSTGRES, SQLITE, ENDIF = '{%- if cookiecutter.database == "postgresql" %}', '{%- if cookiecutter.database != "postgresql" %}', "{%- endif %}\n"
+POSTGRES, SQLITE, ENDIF = (
+    '{%- if cookiecutter.database == "postgresql" %}',
+    '{%- if cookiecutter.database != "postgresql" %}',
+    "{%- endif %}\n",
+)
 
 
 def lock(database: str, work: Path, upgrade: bool) -> str:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test of the template on a fresh Debian/Ubuntu machine with Python >= 3.11:
 # bakes every option combination and runs each generated project's suite, browser tests included.
-# Installs what it needs: uv (pip), Chromium (apt) when no browser is present, PostgreSQL when none runs.
+# Installs what it needs: uv and the linters (pip), Chromium (apt) when no browser is present, PostgreSQL
+# (apt) when its server programs are missing, and starts a PostgreSQL server when none runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -16,6 +17,13 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
   echo "test.sh: installing Chromium from the OS packages"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+
+# The PostgreSQL projects' outage test starts a server of its own: it needs the server programs.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "test.sh: installing PostgreSQL from the OS packages"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
 fi
 
 TEMPLATE_TEST_POSTGRES_URL=$(bash scripts/postgres.sh)

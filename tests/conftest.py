@@ -1,8 +1,15 @@
-"""Baking helpers for the template's tests."""
+"""Baking helpers for the template's tests: generate projects, run their commands, give them a database."""
 
+import os
+import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +17,7 @@ import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
+PREFIX = "PASETO_APP_"  # of the default package name
 
 
 @pytest.fixture
@@ -31,3 +39,65 @@ def bake_cli(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def run(folder: Path, *command: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run a command in a folder; fail the test with its output if it fails."""
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False, env=env, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(command)} failed in {folder}:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def uv(project: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run(project, shutil.which("uv") or "uv", "run", "--frozen", "--quiet", *command, env=env)
+
+
+def env_values(project: Path) -> dict[str, str]:
+    lines = (project / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def postgres_server() -> str:
+    url = os.environ.get("TEMPLATE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.fail("a PostgreSQL server is needed: run scripts/test.sh (it finds or starts one) or set TEMPLATE_TEST_POSTGRES_URL")
+    return url
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The URL of a database that does not exist yet on the test server (dropped afterwards if made)."""
+    server = postgres_server()
+    name = f"template_{uuid.uuid4().hex[:12]}"
+    yield server.rsplit("/", 1)[0] + f"/{name}"
+    subprocess.run(["psql", server.replace("+psycopg", ""), "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'], check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 60) -> None:
+    """Poll until the URL answers 200; fail with the process's output if it exits or never answers."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited ({process.returncode}):\n{process.stdout.read() if process.stdout else ''}", pytrace=False)
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - our own loopback server
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{url} did not answer within {seconds:.0f} s", pytrace=False)
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    """Stop a server started in its own process group; return what it printed."""
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
+    output, _ = process.communicate(timeout=30)
+    return output or ""

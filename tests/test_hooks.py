@@ -7,7 +7,7 @@ from pathlib import Path
 import pyseto
 import pytest
 
-from .conftest import bake_cli
+from .conftest import bake_cli, env_values
 
 ENV_PREFIX = "PASETO_APP_"  # of the default package name
 
@@ -28,7 +28,23 @@ def test_bad_answer_stops_generation_naming_the_field(tmp_path: Path, answer: st
     result = bake_cli(tmp_path, answer)
     assert result.returncode != 0
     assert f"ERROR: {field}:" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr, "one line per field, no traceback"
     assert not any(tmp_path.iterdir()), "nothing may be left behind"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug", "package"),
+    [
+        ("Bob's Café Service", "bobs-cafe-service", "bobs_cafe_service"),
+        ("Crème brûlée API!", "creme-brulee-api", "creme_brulee_api"),
+        ("billing_service v2", "billing-service-v2", "billing_service_v2"),
+    ],
+)
+def test_slug_and_package_are_derived_without_punctuation_or_accents(tmp_path: Path, name: str, slug: str, package: str) -> None:
+    result = bake_cli(tmp_path, f"project_name={name}")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / slug / "src" / package / "main.py").is_file()
+    assert f"# {name}" in (tmp_path / slug / "README.md").read_text()
 
 
 @pytest.mark.parametrize(("answer", "field"), [("paseto_purpose=v2", "paseto_purpose"), ("database=mysql", "database")])
@@ -37,11 +53,6 @@ def test_choice_outside_the_list_is_refused_by_cookiecutter(tmp_path: Path, answ
     assert result.returncode != 0
     assert f"choice variable {field}" in result.stderr
     assert not any(tmp_path.iterdir())
-
-
-def env_values(project: Path) -> dict[str, str]:
-    lines = (project / ".env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def test_local_key_is_generated_fresh_for_each_project(bake: Callable[..., Path]) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 from {{ cookiecutter.package_name }}.auth.models import TokenFamily  # noqa: F401 - registers the table
-from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.config import DatabaseSettings
 from {{ cookiecutter.package_name }}.users.models import LoginThrottle, User  # noqa: F401 - registers the tables
 
 config = context.config
@@ -20,7 +20,7 @@ if config.config_file_name is not None:
 
 
 def run_migrations() -> None:
-    url = config.attributes.get("database_url") or Settings().database_url
+    url = config.attributes.get("database_url") or DatabaseSettings().database_url
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:

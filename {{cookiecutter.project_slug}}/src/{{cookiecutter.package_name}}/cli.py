@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from .auth import service as auth_service
-from .config import ENV_PREFIX, Settings
+from .config import ENV_PREFIX, DatabaseSettings, Settings
 from .database import UNAVAILABLE_ERRORS, describe_failure, make_engine, safe_url
 from .paseto import generate_key, public_paserk
 from .users import service as users_service
@@ -80,8 +80,8 @@ def _create_database_if_missing(url: str) -> None:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    """Bring the database schema up to date (the deploy step; safe to run every time)."""
-    settings = Settings()
+    """Bring the database schema up to date (the deploy step; safe to run every time). Needs no key."""
+    settings = DatabaseSettings()
     ini = Path("alembic.ini")
     if not ini.is_file():
         raise CommandError("no alembic.ini here: run this command in the project folder")

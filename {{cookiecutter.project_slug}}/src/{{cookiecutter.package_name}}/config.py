@@ -14,12 +14,10 @@ from .paseto import KeyRing, PasetoConfig, public_paserk
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+class DatabaseSettings(BaseSettings):
+    """The database part alone: enough for migrations, which need no key."""
 
-    app_name: str = "{{ cookiecutter.project_name }}"
-    # production: registration closed and no /docs unless asked for. The generated .env says development.
-    environment: Literal["development", "production"] = "production"
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     # Database: SQLite file or PostgreSQL URL. Timeouts bound how long a request waits on a sick database.
     database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+psycopg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite:///./app.db{% endif %}"
@@ -27,6 +25,12 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=5, ge=0)
     database_connect_timeout: int = Field(default=5, ge=2)  # seconds; libpq's minimum is 2
     database_pool_timeout: float = Field(default=5, gt=0)  # seconds to wait for a free pooled connection
+
+
+class Settings(DatabaseSettings):
+    app_name: str = "{{ cookiecutter.project_name }}"
+    # production: registration closed and no /docs unless asked for. The generated .env says development.
+    environment: Literal["development", "production"] = "production"
 
     # PASETO v4 keys as PASERK strings: `k4.local.` for local, `k4.secret.` for public.
     paseto_purpose: Literal["local", "public"] = "{{ cookiecutter.paseto_purpose }}"

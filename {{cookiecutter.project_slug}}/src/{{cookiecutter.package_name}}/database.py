@@ -15,7 +15,7 @@ from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
-from .config import ENV_PREFIX, Settings
+from .config import ENV_PREFIX, DatabaseSettings
 
 # Raised by the driver or the pool when the database cannot answer now (as opposed to a bug).
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
@@ -46,7 +46,7 @@ def describe_failure(url: str, error: BaseException) -> str:
     return f"cannot use the database {ENV_PREFIX}DATABASE_URL={safe_url(url)}: {first_line}"
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: DatabaseSettings) -> Engine:
     url, timeout = settings.database_url, settings.database_connect_timeout
     sqlite = url.startswith("sqlite")
     options: dict[str, Any] = {"hide_parameters": True}  # errors and logs never show values (hashes, names)
