@@ -1,5 +1,5 @@
 """Check the answers before anything is written: a bad answer stops generation naming its field."""
-# ruff: noqa: F821 - the {{ }} below are cookiecutter's, filled in before this runs
+# ruff: noqa: F821 - the answers below are cookiecutter placeholders, filled in before this runs
 
 import re
 import sys

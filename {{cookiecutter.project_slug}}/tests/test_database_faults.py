@@ -9,6 +9,7 @@ stop and start it; it never touches a shared server. It needs PostgreSQL's serve
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -27,8 +28,9 @@ from {{ cookiecutter.package_name }}.users import service as users_service
 from .conftest import PASSWORD, bearer, create_tables, free_port, make_settings
 
 CONNECT_TIMEOUT = 2  # seconds, the shortest libpq allows
+QUERY_TIMEOUT = 2
 MAX_STALENESS = 3.0
-BOUND = 2 * CONNECT_TIMEOUT + 1  # a refusal that takes longer than this is a hang
+BOUND = 2 * max(CONNECT_TIMEOUT, QUERY_TIMEOUT) + 1  # an answer that takes longer than this is a hang
 
 
 def postgres_bin() -> Path:
@@ -63,6 +65,28 @@ class Cluster:
     def stop(self) -> None:
         self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
+    def processes(self) -> list[int]:
+        """The server and every process it started (one per connection, and its workers)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = [int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat") if _parent(stat) == postmaster]
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """Stop every process of the server, as a frozen machine would: the kernel still accepts data."""
+        for pid in self.processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.processes():
+            os.kill(pid, signal.SIGCONT)
+
+
+def _parent(stat: Path) -> int | None:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
@@ -88,12 +112,14 @@ def timed(call: Callable[[], httpx2.Response]) -> tuple[int, str, float]:
     return response.status_code, response.json().get("code", ""), time.monotonic() - started
 
 
-def test_a_database_outage_is_answered_with_503_and_recovered_from(cluster: Cluster) -> None:
+def outage(cluster: Cluster, begin: Callable[[], None], end: Callable[[], None]) -> dict[str, dict[str, tuple[int, str, float]]]:
+    """Every route class while the database is out (then past the staleness bound), and after it is back."""
     create_tables(cluster.url)
     settings = make_settings(
         cluster.url,
         database_connect_timeout=CONNECT_TIMEOUT,
         database_pool_timeout=CONNECT_TIMEOUT,
+        database_query_timeout=QUERY_TIMEOUT,
         revocation_max_staleness_seconds=MAX_STALENESS,
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
@@ -103,41 +129,47 @@ def test_a_database_outage_is_answered_with_503_and_recovered_from(cluster: Clus
         access, refresh = bearer(tokens["access_token"]), bearer(tokens["refresh_token"])
         routes = {
             "GET /health (no database)": lambda: client.get("/health"),
-            "GET /ready (database)": lambda: client.get("/ready"),
             "GET /protected (token only)": lambda: client.get("/protected", headers=access),
+            "GET /ready (database)": lambda: client.get("/ready"),
             "GET /users/me (reads)": lambda: client.get("/users/me", headers=access),
             "POST /login (writes, hashes)": lambda: client.post("/login", json={"username": "alice", "password": PASSWORD}),
             "POST /refresh (writes)": lambda: client.post("/refresh", headers=refresh),
         }
-
-        cluster.stop()
-        down = {name: timed(call) for name, call in routes.items()}
-        time.sleep(MAX_STALENESS)
-        stale = timed(routes["GET /protected (token only)"])
-        cluster.start()
+        begin()
+        try:
+            out = {name: timed(call) for name, call in routes.items()}
+            time.sleep(MAX_STALENESS)
+            stale = {"GET /protected (token only)": timed(routes["GET /protected (token only)"])}
+        finally:
+            end()
         deadline = time.monotonic() + 30
         while client.get("/ready").status_code != 200:
             assert time.monotonic() < deadline, "the app did not recover within 30 s of the database's return"
             time.sleep(0.2)
         time.sleep(settings.revocation_sync_seconds * 2)
         back = {name: timed(call) for name, call in routes.items()}
-
-    print("\nroute | while down | token check after the staleness bound | after recovery")
+    print("\nroute | while out | past the staleness bound | after recovery")
     for name in routes:
-        print(f"{name} | {down[name][:2]} {down[name][2]:.3f}s | | {back[name][:2]} {back[name][2]:.3f}s")
-    print(f"GET /protected after {MAX_STALENESS}s down | | {stale[:2]} {stale[2]:.3f}s |")
+        past = f"{stale[name][:2]} {stale[name][2]:.3f}s" if name in stale else ""
+        print(f"{name} | {out[name][:2]} {out[name][2]:.3f}s | {past} | {back[name][:2]} {back[name][2]:.3f}s")
+    return {"out": out, "stale": stale, "back": back}
 
-    assert down["GET /health (no database)"][:2] == (200, "")
-    assert down["GET /protected (token only)"][:2] == (200, ""), "token checks go on from the last revocation set read"
+
+def assert_answered_and_recovered(figures: dict[str, dict[str, tuple[int, str, float]]]) -> None:
+    out, stale, back = figures["out"], figures["stale"], figures["back"]
+    assert out["GET /health (no database)"][:2] == (200, "")
+    assert out["GET /protected (token only)"][:2] == (200, ""), "token checks go on from the last revocation set read"
     for name in ("GET /ready (database)", "GET /users/me (reads)", "POST /login (writes, hashes)", "POST /refresh (writes)"):
-        assert down[name][:2] == (503, "database_unavailable"), name
-    assert stale[:2] == (503, "database_unavailable"), "past the staleness bound, token checks fail closed"
-    assert all(elapsed < BOUND for _, _, elapsed in [*down.values(), stale])
-    assert {name: result[:2] for name, result in back.items()} == {
-        "GET /health (no database)": (200, ""),
-        "GET /ready (database)": (200, ""),
-        "GET /protected (token only)": (200, ""),
-        "GET /users/me (reads)": (200, ""),
-        "POST /login (writes, hashes)": (200, ""),
-        "POST /refresh (writes)": (200, ""),
-    }
+        assert out[name][:2] == (503, "database_unavailable"), name
+    assert stale["GET /protected (token only)"][:2] == (503, "database_unavailable"), "past the staleness bound, checks fail closed"
+    assert all(elapsed < BOUND for _, _, elapsed in [*out.values(), *stale.values()]), "an answer, not a hang"
+    assert {name: result[:2] for name, result in back.items()} == dict.fromkeys(back, (200, ""))
+
+
+def test_a_database_that_is_down_is_answered_with_503_and_recovered_from(cluster: Cluster) -> None:
+    assert_answered_and_recovered(outage(cluster, cluster.stop, cluster.start))
+
+
+def test_a_database_that_hangs_is_answered_with_503_and_recovered_from(cluster: Cluster) -> None:
+    # Its processes stopped: connections are accepted by the kernel, and nothing answers them.
+    assert_answered_and_recovered(outage(cluster, cluster.freeze, cluster.thaw))

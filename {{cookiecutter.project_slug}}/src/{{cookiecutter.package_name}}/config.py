@@ -25,6 +25,9 @@ class DatabaseSettings(BaseSettings):
     database_max_overflow: int = Field(default=5, ge=0)
     database_connect_timeout: int = Field(default=5, ge=2)  # seconds; libpq's minimum is 2
     database_pool_timeout: float = Field(default=5, gt=0)  # seconds to wait for a free pooled connection
+    # Seconds a query may take (PostgreSQL): the server cancels slower ones, and a connection kept
+    # longer than this by a server that stopped answering is cut off (database.py, HungQueryGuard).
+    database_query_timeout: float = Field(default=10, gt=0)
 
 
 class Settings(DatabaseSettings):

@@ -5,6 +5,11 @@ Every wait on the database is bounded (connect, pool checkout, SQLite's lock wai
 that is down or stuck costs a request a few seconds and a 503, never a hang.
 """
 
+import contextlib
+import logging
+import os
+import socket
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 from .config import ENV_PREFIX, DatabaseSettings
+
+logger = logging.getLogger(__name__)
 
 # Raised by the driver or the pool when the database cannot answer now (as opposed to a bug).
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
@@ -59,6 +66,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     if not sqlite:
         connect = {
             "connect_timeout": timeout,
+            "options": f"-c statement_timeout={int(settings.database_query_timeout * 1000)}",
             # A server that stops acknowledging (host down, network cut) fails in-flight queries too.
             "tcp_user_timeout": timeout * 1000,
             "keepalives_idle": timeout,
@@ -79,6 +87,47 @@ def make_engine(settings: DatabaseSettings) -> Engine:
         connection.execute("PRAGMA foreign_keys=ON")
 
     return engine
+
+
+class HungQueryGuard:
+    """Cuts off a connection that has waited on PostgreSQL for longer than the query timeout.
+
+    A server that is down refuses connections at once. One that hangs (its processes stopped, its
+    machine frozen) leaves the client's kernel acknowledging what is sent: nothing notices, the
+    server's own statement_timeout cannot fire, and a query waits for ever. So every connection the
+    pool lends out is timed, and once a second `watch` shuts down the socket of any lent for longer
+    than the limit: the waiting query fails at once, the request answers 503, the pool replaces it.
+    """
+
+    def __init__(self, engine: Engine, timeout_seconds: float) -> None:
+        self._timeout = timeout_seconds
+        self._lent: dict[int, tuple[float, Any]] = {}  # pool record -> (lent at, psycopg connection)
+        event.listen(engine, "checkout", self._lend)
+        event.listen(engine, "checkin", self._return)
+
+    def _lend(self, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        self._lent[id(record)] = (time.monotonic(), dbapi_connection)
+
+    def _return(self, _dbapi_connection: Any, record: Any) -> None:
+        self._lent.pop(id(record), None)
+
+    def cut_overdue(self) -> int:
+        """Shut down the sockets of connections lent out for too long; returns how many."""
+        now, cut = time.monotonic(), 0
+        for key, (lent_at, connection) in list(self._lent.items()):
+            if now - lent_at <= self._timeout:
+                continue
+            self._lent.pop(key, None)  # cut once; the pool drops the broken connection when it is returned
+            with contextlib.suppress(OSError), socket.socket(fileno=os.dup(connection.pgconn.socket)) as sock:
+                sock.shutdown(socket.SHUT_RDWR)
+            cut += 1
+        return cut
+
+    async def watch(self) -> None:
+        while True:
+            await anyio.sleep(1)
+            if cut := self.cut_overdue():
+                logger.error("cut off %d database connection(s) that waited more than %.0f s for an answer", cut, self._timeout)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -6,6 +6,7 @@ Serve it with `uvicorn {{ cookiecutter.package_name }}.main:create_app --factory
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -22,7 +23,7 @@ from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
 from .config import Settings
-from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, make_engine
+from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
 from .errors import error, refusals
 from .logs import configure_logging
 from .middleware import EdgeMiddleware
@@ -56,7 +57,9 @@ def add_exception_handlers(app: FastAPI) -> None:
         return error(422, "validation_error", details)
 
     async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
-        logger.warning("database unavailable during %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        logger.warning(
+            "%s %s answered 503: %s", request.method, request.url.path, describe_failure(request.app.state.settings.database_url, exc)
+        )
         return error(
             503, "database_unavailable", "The database is unavailable; try again shortly", {"Retry-After": RETRY_AFTER_UNAVAILABLE}
         )
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # the key comes from the environment
     configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings)
+    hung_queries = HungQueryGuard(engine, settings.database_query_timeout) if engine.dialect.name == "postgresql" else None
     paseto_config = settings.paseto_config()
     revoked = RevokedFamilies(
         engine,
@@ -108,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with anyio.create_task_group() as background:
             # Revoked sessions are read before the first request, then kept up to date off the request path.
             await background.start(revoked.keep_in_sync)
+            if hung_queries:
+                background.start_soon(hung_queries.watch)
             if revoked.synced:
                 await anyio.to_thread.run_sync(_purge_expired, engine, paseto_config.access_token_expires)
             yield
@@ -134,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )
 
-    # Routes are matched in the order they are added: the probes and the token routes first.
+    # Routes are matched in the order they are added: the probes first, as a load balancer calls them most.
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
         """Liveness: the process answers. Touches neither the database nor the thread pool."""
@@ -154,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _purge_expired(engine: Engine, access_token_lifetime: Any) -> None:
+def _purge_expired(engine: Engine, access_token_lifetime: timedelta) -> None:
     try:
         with Session(engine) as session:
             auth_service.purge_expired(session, access_token_lifetime)
