@@ -560,9 +560,9 @@ def table(report: dict[str, Any]) -> str:
     for name, figures in report.get("revoked", {}).items():
         before, after = figures["before"], figures["after"]
         lines.append(
-            f"{figures['revoked_families_added']} revoked sessions ({name}): start-up read {before['first_read_ms']} -> {after['first_read_ms']} ms "
-            f"({after['first_read_rows']} rows), each 1-second read {before['read_ms_median']} -> {after['read_ms_median']} ms (median), "
-            f"held in memory {before['families_in_memory']} -> {after['families_in_memory']} sessions, {after['memory_kib']} KiB."
+            f"{figures['revoked_families_added']} revoked sessions ({name}): start-up read {before['first_read_ms']} -> "
+            f"{after['first_read_ms']} ms ({after['first_read_rows']} rows), each 1-second read {before['read_ms_median']} -> "
+            f"{after['read_ms_median']} ms (median), held in memory {before['families_in_memory']} -> {after['families_in_memory']}."
         )
     lines.append(f"Command: `{report['command']}`")
     return "\n".join(lines)
