@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from passlib.hash import bcrypt
+from sqlalchemy import event
 from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.paseto.tokens import encode_token
@@ -195,3 +196,20 @@ def test_openapi_declares_one_security_scheme_for_every_token_route(client: Test
         assert schema["paths"][path][method]["security"] == [{"PASETO": []}], path
     for path in ("/login", "/login/token", "/login/browser", "/register"):
         assert "security" not in schema["paths"][path]["post"], path
+
+
+def test_a_login_is_two_transactions_beside_the_hash(client: TestClient, user: dict[str, str]) -> None:
+    # One counts the attempt and reads the user (committed before the slow hash); one gives the attempt
+    # back and starts the session. (The background read of revoked sessions never commits.)
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    commits: list[object] = []
+
+    def count(connection: object) -> None:
+        commits.append(connection)
+
+    event.listen(engine, "commit", count)
+    try:
+        login(client)
+    finally:
+        event.remove(engine, "commit", count)
+    assert len(commits) == 2
