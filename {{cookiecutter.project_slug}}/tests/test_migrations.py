@@ -47,19 +47,28 @@ def test_upgrade_from_empty_to_head_and_back_to_base(database_url: str) -> None:
     assert not tables(database_url) & APP_TABLES
 
 
-def test_account_names_migration_makes_existing_names_canonical(database_url: str) -> None:
+def users_of_the_first_release(database_url: str, *accounts: tuple[str, str | None]) -> Config:
+    """A database at revision 0001 holding these (username, email) accounts, as the first release stored them."""
     config = alembic_config(database_url)
     command.upgrade(config, "0001")
     engine = create_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                'INSERT INTO "user" (username, email, hashed_password, is_active, created_at, updated_at) '
-                "VALUES ('Alice', 'Alice@Example.COM', 'x', true, :now, :now), ('\uff22\uff2f\uff22', NULL, 'x', true, :now, :now)"
-            ),
-            {"now": "2026-01-01 00:00:00+00:00"},
-        )
+        for username, email in accounts:
+            connection.execute(
+                text(
+                    'INSERT INTO "user" (username, email, hashed_password, is_active, created_at, updated_at) '
+                    "VALUES (:username, :email, 'x', true, :now, :now)"
+                ),
+                {"username": username, "email": email, "now": "2026-01-01 00:00:00+00:00"},
+            )
+    engine.dispose()
+    return config
+
+
+def test_account_names_migration_makes_existing_names_canonical(database_url: str) -> None:
+    config = users_of_the_first_release(database_url, ("Alice", "Alice@Example.COM"), ("\uff22\uff2f\uff22", None))  # full-width BOB
     command.upgrade(config, "head")
+    engine = create_engine(database_url)
     with engine.connect() as connection:
         rows = connection.execute(text('SELECT username, email FROM "user" ORDER BY username')).all()
     engine.dispose()
@@ -67,17 +76,6 @@ def test_account_names_migration_makes_existing_names_canonical(database_url: st
 
 
 def test_account_names_migration_stops_on_a_collision(database_url: str) -> None:
-    config = alembic_config(database_url)
-    command.upgrade(config, "0001")
-    engine = create_engine(database_url)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                'INSERT INTO "user" (username, hashed_password, is_active, created_at, updated_at) '
-                "VALUES ('alice', 'x', true, :now, :now), ('ALICE', 'x', true, :now, :now)"
-            ),
-            {"now": "2026-01-01 00:00:00+00:00"},
-        )
-    engine.dispose()
+    config = users_of_the_first_release(database_url, ("alice", None), ("ALICE", None))
     with pytest.raises(RuntimeError, match="would share the username 'alice'"):
         command.upgrade(config, "head")
