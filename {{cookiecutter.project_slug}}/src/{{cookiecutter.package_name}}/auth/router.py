@@ -149,6 +149,7 @@ def change_password(
     """Change the password (fresh token required); every other session is logged out."""
     users_service.check_password_rules(settings, body.new_password)
     users_service.check_password(session, settings, user.username, body.current_password, client)
+    session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
     users_service.set_password(session, settings, user, body.new_password)
     assert user.id is not None
     ended = service.revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=claims["fam"])
