@@ -202,3 +202,13 @@ def test_after_the_grace_period_a_retried_refresh_ends_the_session(make_client: 
     refresh(client, spent)
     time.sleep(0.6)
     assert code_of(client.post("/refresh", headers=bearer(spent))) == "token_reused"
+
+
+def test_retries_cannot_stretch_the_grace_period(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(refresh_grace_seconds=1)
+    spent = login(client)["refresh_token"]
+    refresh(client, spent)
+    time.sleep(0.6)
+    refresh(client, spent)  # within the second: a retry
+    time.sleep(0.6)  # within a second of the retry, but not of the refresh that spent the token
+    assert code_of(client.post("/refresh", headers=bearer(spent))) == "token_reused"

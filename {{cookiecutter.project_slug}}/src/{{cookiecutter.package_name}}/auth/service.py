@@ -56,14 +56,15 @@ def rotate(
     spend = update(TokenFamily).where(family, live, col(TokenFamily.current_token_hash) == presented)
     swapped = session.exec(spend.values(previous_token_hash=presented, **renewed)).rowcount == 1
     if not swapped and grace_seconds:
-        # A retry of the refresh just made (its answer was lost): replace that answer's tokens.
+        # A retry of the refresh just made (its answer was lost): replace that answer's tokens. The window
+        # stays counted from that refresh (rotated_at is kept), so retries cannot stretch it.
         retry = update(TokenFamily).where(
             family,
             live,
             col(TokenFamily.previous_token_hash) == presented,
             col(TokenFamily.rotated_at) > now - timedelta(seconds=grace_seconds),
         )
-        swapped = session.exec(retry.values(**renewed)).rowcount == 1
+        swapped = session.exec(retry.values(current_token_hash=renewed["current_token_hash"])).rowcount == 1
     if swapped:
         session.commit()
         security_event("refresh", user=claims["sub"], family=family_id, client=client)
