@@ -110,6 +110,16 @@ def test_create_user_applies_the_password_rules(env_file: Path, capsys: pytest.C
     assert "at least 8" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("answer", "message"), [(["Bad Name!"], "username 'Bad Name!': must be 3 to 64"), (["dave", "--email", "dave"], "e-mail 'dave'")]
+)
+def test_create_user_applies_the_account_name_rules(
+    env_file: Path, capsys: pytest.CaptureFixture[str], answer: list[str], message: str
+) -> None:
+    assert main(["create-user", *answer, "--random-password"]) == 1
+    assert message in capsys.readouterr().err
+
+
 def test_set_password_and_activation_recover_an_account(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["create-user", "carol", "--password", "first password"])
     assert main(["deactivate-user", "carol"]) == 0

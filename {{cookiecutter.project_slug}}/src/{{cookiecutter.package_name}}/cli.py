@@ -12,10 +12,11 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -27,6 +28,7 @@ from .paseto import generate_key, public_paserk
 from .users import service as users_service
 from .users.exceptions import UserError
 from .users.models import User
+from .users.schemas import Email, NewUsername
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -52,6 +54,14 @@ def _user(session: Session, username: str) -> User:
     if user is None or user.id is None:
         raise CommandError(f"no user {username!r}")
     return user
+
+
+def _checked(rules: TypeAdapter[Any], value: object, field: str) -> Any:
+    """The value as the API would accept it (same rules as /register), or one line saying why not."""
+    try:
+        return rules.validate_python(value)
+    except ValidationError as error:
+        raise CommandError(f"{field} {value!r}: {error.errors()[0]['msg']}") from None
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -101,12 +111,14 @@ def migrate(args: argparse.Namespace) -> int:
 
 def create_user(args: argparse.Namespace) -> int:
     settings = Settings()
+    username = _checked(TypeAdapter(NewUsername), args.username, "username")
+    email = _checked(TypeAdapter(Email | None), args.email, "e-mail")
     with _session(settings) as session:
-        if args.exist_ok and users_service.get_by_username(session, args.username) is not None:
-            print(f"user {args.username!r} exists (`set-password {args.username} --random-password` gives it a new password)")
+        if args.exist_ok and users_service.get_by_username(session, username) is not None:
+            print(f"user {username!r} exists (`set-password {username} --random-password` gives it a new password)")
             return 0
         password = _password(args)
-        user = users_service.create_user(session, settings, args.username, password, args.email)
+        user = users_service.create_user(session, settings, username, password, email)
     print(f"created user {user.username!r}" + (f" with password: {password}" if args.random_password else ""))
     return 0
 
