@@ -6,7 +6,7 @@
 one, and when the server answers `401 token_expired` it spends the refresh token for a new pair and
 sends the request again, once. A refresh token is single-use: if a refresh's answer is lost, retrying
 it looks like theft and ends the session (unless the server allows a grace period,
-REFRESH_GRACE_SECONDS), so this client never retries a refresh by itself; it logs in again instead.
+{{ cookiecutter.package_name | upper }}_REFRESH_GRACE_SECONDS), so this client never retries a refresh by itself; it logs in again instead.
 """
 
 import getpass
