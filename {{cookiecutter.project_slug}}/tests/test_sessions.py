@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from {{ cookiecutter.package_name }}.auth import service as auth_service
 from {{ cookiecutter.package_name }}.auth.models import TokenFamily
 from {{ cookiecutter.package_name }}.database import utcnow
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token
 from {{ cookiecutter.package_name }}.users import service as users_service
+from {{ cookiecutter.package_name }}.users.passwords import hasher_for
 
 from .conftest import PASSWORD, all_at_once, bearer, login
 
@@ -212,3 +213,45 @@ def test_retries_cannot_stretch_the_grace_period(make_client: Callable[..., Test
     refresh(client, spent)  # within the second: a retry
     time.sleep(0.6)  # within a second of the retry, but not of the refresh that spent the token
     assert code_of(client.post("/refresh", headers=bearer(spent))) == "token_reused"
+
+
+@pytest.mark.parametrize("change", ["password", "deactivation"])
+def test_a_login_whose_check_overlaps_an_account_change_starts_no_session(
+    client: TestClient, user: dict[str, str], monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    # The change ends every session; a login that checked the old password meanwhile must not start one after it.
+    engine, settings = client.app.state.engine, client.app.state.settings  # type: ignore[attr-defined]
+    hasher = hasher_for(settings)
+    check = hasher.verify
+
+    def change_the_account_during_the_check(password: str, hashed: str | None) -> tuple[bool, str | None]:
+        verdict = check(password, hashed)
+        with Session(engine) as other:
+            account = users_service.get_by_username(other, user["username"])
+            assert account is not None and account.id is not None
+            if change == "password":
+                users_service.set_password(other, settings, account, "a brand new passphrase")
+            else:
+                users_service.set_active(other, account, False)
+            auth_service.revoke_user_sessions(other, None, account.id, reason=change)
+        return verdict
+
+    monkeypatch.setattr(hasher, "verify", change_the_account_during_the_check)
+    assert code_of(client.post("/login", json=user)) == "invalid_credentials"
+    with Session(engine) as session:
+        assert session.exec(select(TokenFamily).where(col(TokenFamily.revoked_at).is_(None))).first() is None
+
+
+@pytest.mark.parametrize("ending", ["expired", "purged"])
+def test_a_fresh_login_cannot_outlive_its_session(client: TestClient, tokens: dict[str, str], ending: str) -> None:
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, family_id(client, tokens))
+        assert family is not None
+        if ending == "expired":  # past the refresh token's lifetime
+            family.expires_at = utcnow() - timedelta(seconds=1)
+            session.add(family)
+        else:  # deleted by purge-tokens
+            session.delete(family)
+        session.commit()
+    response = client.post("/fresh-login", headers=bearer(tokens["access_token"]), json={"password": PASSWORD})
+    assert code_of(response) == "token_revoked"

@@ -125,6 +125,7 @@ def fresh_login(
     body: PasswordCheck, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
 ) -> AccessToken | Response:
     """Re-enter the password: a fresh access token for the same session (no new refresh token)."""
+    service.require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
     users_service.check_password(session, settings, claims["sub"], body.password, client)
     session.commit()
     token = service.fresh_access_token(auth, claims)

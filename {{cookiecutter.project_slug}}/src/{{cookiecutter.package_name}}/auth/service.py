@@ -79,6 +79,15 @@ def rotate(
     raise TokenReusedError()
 
 
+def require_live_session(session: Session, family_id: str) -> None:
+    """Only a session that has not ended (logged out, or past its refresh token's lifetime) may go on."""
+    live = select(TokenFamily.id).where(
+        col(TokenFamily.id) == family_id, col(TokenFamily.revoked_at).is_(None), col(TokenFamily.expires_at) > utcnow()
+    )
+    if session.exec(live).first() is None:
+        raise RevokedTokenError()
+
+
 def fresh_access_token(auth: AuthPASETO, claims: dict[str, Any]) -> str:
     """Re-authentication: a fresh access token in the same family, after the password was checked."""
     return auth.create_access_token(subject=claims["sub"], fresh=True, user_claims={"fam": claims["fam"]})

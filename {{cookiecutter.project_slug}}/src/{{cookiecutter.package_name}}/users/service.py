@@ -1,7 +1,8 @@
 """Accounts: creating them, checking their passwords (throttled), changing them."""
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..config import Settings
 from ..database import utcnow
@@ -44,8 +45,8 @@ def check_password(session: Session, settings: Settings, username: str, password
     """The active user with this password, or InvalidCredentialsError; 429 while guessing is throttled.
 
     The attempt is counted and the user read in one transaction, committed before the slow hash check.
-    On success, the throttle's release (and a rehash) stay in the session's open transaction for the
-    caller to commit with its own work: a login is two transactions beside the hash.
+    On success, the throttle's release and the account's confirmation stay in the session's open
+    transaction for the caller to commit with its own work: a login is two transactions beside the hash.
     """
     name = normalize_username(username)
     reservation = throttle.reserve(session, throttle.login_limits(settings, name, client), settings.login_failure_window_seconds)
@@ -57,9 +58,15 @@ def check_password(session: Session, settings: Settings, username: str, password
         security_event("login_failed", user=name, client=client)
         raise InvalidCredentialsError()
     throttle.release(session, reservation)
-    if new_hash is not None:
-        user.hashed_password = new_hash
-        session.add(user)
+    # Confirm the account is still as checked: a password change or deactivation that committed during
+    # the hash ended every session but the one the caller is about to start. This UPDATE (which also
+    # stores an upgraded hash) locks the account's row until the caller commits, so such a change
+    # either comes first and is seen here, or waits and then sees, and ends, the new session.
+    confirm = update(User).where(col(User.id) == user.id, col(User.hashed_password) == hashed, col(User.is_active).is_(True))
+    if session.exec(confirm.values(hashed_password=new_hash or hashed)).rowcount != 1:
+        session.rollback()
+        security_event("login_failed", user=name, client=client)
+        raise InvalidCredentialsError()
     return user
 
 
