@@ -270,13 +270,19 @@ def reference_venv(work: Path, pins: dict[str, str], base_python: Path) -> Path:
     return python
 
 
-def reference_apps(work: Path, python: Path) -> tuple[Path, str | None]:
-    """Copy the apps beside each other; the seed imports `fastapi_paseto_auth`, which 0.7.1 may call otherwise."""
+def reference_apps(work: Path, python: Path, project: Project) -> tuple[Path, str | None]:
+    """Copy the apps beside each other. The seed is the published example the baked project's test runs
+    against its own package: its two import lines go back to the published library's (`fastapi_paseto_auth`,
+    which 0.7.1 may call otherwise)."""
     apps = work / "reference-apps"
     apps.mkdir()
     for name in ("bare_app.py", "reference_app.py"):
         shutil.copy(HERE / name, apps / name)
-    seed = (HERE / "reference_seed_app.py").read_text()
+    example = (project.folder / "tests/fastapi_paseto_auth_example.py").read_text()
+    published = r"from fastapi_paseto_auth\1 import \2"
+    seed, restored = re.subn(rf"^from {project.package}\.paseto(\.exceptions)? import (\w+)  # was: .*$", published, example, flags=re.M)
+    if restored != 2:
+        raise SystemExit(f"bench: could not restore the published imports in {project.folder}/tests/fastapi_paseto_auth_example.py")
     change = None
     if not succeeds([str(python), "-c", "import fastapi_paseto_auth"]) and succeeds([str(python), "-c", "import fastapi_paseto"]):
         seed = seed.replace("fastapi_paseto_auth", "fastapi_paseto")
@@ -628,7 +634,7 @@ def setup(cleanup: contextlib.ExitStack, args: argparse.Namespace, work: Path, n
     with step(f"install {REFERENCE} in its own venv"):
         pins = stack_of(sqlite.python)["packages"]
         ref_python = reference_venv(work, pins, sqlite.python)
-        apps, notes["reference_import_change"] = reference_apps(work, ref_python)
+        apps, notes["reference_import_change"] = reference_apps(work, ref_python, sqlite)
     with step("measure token verification and argon2 in-process"):
         notes["micro"] = json.loads(run([str(sqlite.python), str(HERE / "micro.py"), sqlite.package], cwd=sqlite.folder))
     how = Serving(cleanup, server_flags([sqlite.python, pg.python, ref_python]), work)
