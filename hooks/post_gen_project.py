@@ -1,4 +1,5 @@
-"""Finish the generated project: write its .env with freshly generated PASERK keys; drop files of unused options.
+"""Finish the generated project: write its .env with freshly generated PASERK keys; drop files of unused options;
+make it a git repository.
 
 Runs with the Python that runs cookiecutter, which may have nothing but the standard library,
 so the Ed25519 public key is derived here (RFC 8032, section 5.1.5) rather than with a package.
@@ -7,6 +8,9 @@ so the Ed25519 public key is derived here (RFC 8032, section 5.1.5) rather than 
 import base64
 import hashlib
 import secrets
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 PURPOSE = "{{ cookiecutter.paseto_purpose }}"
@@ -95,7 +99,21 @@ def remove_postgres_files() -> None:
         Path(name).unlink()
 
 
+def make_git_repository() -> None:
+    """`git init`, so that `uv run pre-commit install` works; no commit, the first one is the author's.
+
+    Without git, nothing: the README says to run `git init` first.
+    """
+    git = shutil.which("git")
+    if git is None:
+        return
+    result = subprocess.run([git, "init", "--quiet"], capture_output=True, text=True, check=False)
+    if result.returncode:  # the project is complete without it; say why, and go on
+        print(f"WARNING: git init failed, run it yourself: {result.stderr.strip()}", file=sys.stderr)
+
+
 if __name__ == "__main__":
     write_env(Path(".env"))
     if DATABASE != "postgresql":
         remove_postgres_files()
+    make_git_repository()
