@@ -3,7 +3,7 @@
 These machines cannot pull base images, so tests/test_container.py replays what `docker build` and
 `docker run` would do: each stage's COPY lines copy the same files, its RUN lines run the same
 commands (bind mounts copied in for the command, cache mounts left to the machine's cache), ENV lines
-set the same variables, and the last stage's CMD starts the app.
+set the same variables, and the last stage's CMD starts the app (as its USER; its HEALTHCHECK is run too).
 """
 
 import json
@@ -78,3 +78,17 @@ def exec_form(args: str) -> list[str]:
 
 def mounts(instruction: Instruction) -> list[dict[str, str]]:
     return [dict(part.split("=", 1) for part in value.split(",")) for key, value in instruction.flags if key == "mount"]
+
+
+def healthcheck(args: str) -> list[str]:
+    """The command of `HEALTHCHECK [options] CMD ...` (its options are flags), as Docker runs it."""
+    keyword, _, command = args.partition(" ")
+    assert keyword.upper() == "CMD", f"a HEALTHCHECK with a command: {args}"
+    return exec_form(command) if command.lstrip().startswith("[") else ["/bin/sh", "-c", command]
+
+
+def ids(value: str) -> tuple[int, int]:
+    """`USER` or `--chown` as numeric uid:gid (a name could not be resolved the same way everywhere)."""
+    uid, _, gid = value.partition(":")
+    assert uid.isdigit() and gid.isdigit(), f"numeric uid:gid, not {value}"
+    return int(uid), int(gid)
