@@ -31,9 +31,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine{% if cookiecutter.database == "postgresql" %}, text
 from sqlalchemy.engine import make_url{% endif %}
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.database import table_metadata
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.paseto import generate_key
 from {{ cookiecutter.package_name }}.paseto.keys import Purpose
@@ -118,7 +119,7 @@ def free_port() -> int:
 
 def create_tables(database_url: str) -> None:
     engine = create_engine(database_url)
-    SQLModel.metadata.create_all(engine)
+    table_metadata().create_all(engine)
     engine.dispose()
 
 

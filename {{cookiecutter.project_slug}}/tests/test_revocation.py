@@ -12,8 +12,9 @@ from sqlmodel import Session
 from {{ cookiecutter.package_name }}.auth.models import TokenFamily
 from {{ cookiecutter.package_name }}.auth.revocation import OVERLAP, RevokedFamilies
 from {{ cookiecutter.package_name }}.database import DatabaseUnavailable, make_engine, utcnow
+from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import bearer, create_tables, make_settings
+from .conftest import PASSWORD, bearer, create_tables, make_settings
 
 
 def add_families(engine: Engine, count: int, revoked_ago: timedelta | None, prefix: str) -> list[str]:
@@ -29,8 +30,13 @@ def add_families(engine: Engine, count: int, revoked_ago: timedelta | None, pref
 
 @pytest.fixture
 def engine(database_url: str) -> Engine:
+    """A migrated database with one user (id 1), the owner of the families the tests add."""
     create_tables(database_url)
-    return make_engine(make_settings(database_url))
+    settings = make_settings(database_url)
+    engine = make_engine(settings)
+    with Session(engine) as session:
+        users_service.create_user(session, settings, "owner", PASSWORD)
+    return engine
 
 
 def revoked_families(

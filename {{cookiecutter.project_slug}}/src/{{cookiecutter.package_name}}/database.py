@@ -6,8 +6,10 @@ that is down or stuck costs a request a few seconds and a 503, never a hang.
 """
 
 import contextlib
+import importlib
 import logging
 import os
+import pkgutil
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -16,11 +18,12 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import Engine, event, exc
+from sqlalchemy import Engine, MetaData, event, exc
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from .config import ENV_PREFIX, DatabaseSettings
+from .errors import refuses
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,16 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back without a time zone; every time stored here is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def table_metadata() -> MetaData:
+    """Every table of the app: each module named `models` in the package is imported (found, not listed),
+    so a new domain's tables reach Alembic's autogenerate, the drift test and the tests' `create_all`."""
+    package = importlib.import_module(__package__ or __name__)
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+        if module.name.rpartition(".")[2] == "models":
+            importlib.import_module(module.name)
+    return SQLModel.metadata
 
 
 def safe_url(url: str) -> str:
@@ -130,6 +143,7 @@ class HungQueryGuard:
                 logger.error("cut off %d database connection(s) that waited more than %.0f s for an answer", cut, self._timeout)
 
 
+@refuses(503)
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session for the request. Routes that use it are sync (`def`), so its queries run in a worker thread.
 

@@ -24,7 +24,7 @@ from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
 from .config import Settings
 from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
-from .errors import error, refusals
+from .errors import document_refusals, error, refusals
 from .logs import configure_logging
 from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
@@ -73,11 +73,15 @@ def add_exception_handlers(app: FastAPI) -> None:
         return error(exc.status_code, code, exc.detail, exc.headers)
 
 
-def describe_password_rules(app: FastAPI, settings: Settings) -> None:
-    """Put the configured password lengths into the OpenAPI schema, which cannot know them from the models."""
+def describe_api(app: FastAPI, settings: Settings) -> None:
+    """Complete the OpenAPI document: refusals that follow from each route's dependencies (errors.py), and the
+    configured password lengths, which the models cannot know."""
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
         schema = FastAPI.openapi(app)  # generated once, then cached on the app
+        document_refusals(schema, app.routes)
         models = schema["components"]["schemas"]
         for model, field in (("UserCreate", "password"), ("PasswordChange", "new_password")):
             models[model]["properties"][field].update(minLength=settings.password_min_length, maxLength=settings.password_max_length)
@@ -135,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     bind_config(app, paseto_config)
 
     add_exception_handlers(app)
-    describe_password_rules(app, settings)
+    describe_api(app, settings)
     app.add_middleware(
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )

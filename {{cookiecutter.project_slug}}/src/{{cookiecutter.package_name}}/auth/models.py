@@ -15,7 +15,7 @@ class TokenFamily(SQLModel, table=True):
     """
 
     id: str = Field(primary_key=True, max_length=32)
-    user_id: int = Field(index=True)
+    user_id: int = Field(foreign_key="user.id", ondelete="CASCADE", index=True)  # an account's sessions go with it
     current_token_hash: str = Field(max_length=64)
     # The token spent by the last refresh, and when: with a grace period, it may be retried briefly.
     previous_token_hash: str | None = Field(default=None, max_length=64)

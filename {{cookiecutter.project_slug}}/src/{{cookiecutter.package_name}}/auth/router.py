@@ -25,7 +25,8 @@ from .schemas import AccessToken, Credentials, PasswordChange, PasswordCheck, Se
 
 router = APIRouter(tags=["auth"])
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
-LOGIN_REFUSALS = refusals(400, 401, 413, 422, 429, 503)
+# Beyond what their dependencies bring (errors.py): a wrong password, and guessing limits.
+LOGIN_REFUSALS = refusals(401, 429)
 
 
 def token_pair(auth: AuthPASETO, tokens: service.IssuedTokens) -> TokenPair:
@@ -71,14 +72,14 @@ def login_browser(body: Credentials, session: SessionDep, settings: SettingsDep,
 # -- 2. protected routes ------------------------------------------------------------------------------
 
 
-@router.get("/protected", responses=refusals(401, 503))
+@router.get("/protected")
 async def protected(auth: Authorize) -> dict[str, str | None]:
     """Any valid access token. No database round trip: the signature and claims are enough."""
     auth.paseto_required()
     return {"user": auth.get_subject()}
 
 
-@router.get("/session", responses=refusals(401, 503))
+@router.get("/session")
 def read_session(claims: AccessClaims, session: SessionDep) -> SessionView:
     """What the page may know of its session: who, which session, fresh or not, when its tokens expire."""
     family = session.exec(select(TokenFamily.expires_at).where(col(TokenFamily.id) == claims["fam"])).first()
@@ -95,7 +96,7 @@ def read_session(claims: AccessClaims, session: SessionDep) -> SessionView:
 # -- 3. refresh (the access token has expired) ---------------------------------------------------------
 
 
-@router.post("/refresh", response_model=None, responses=refusals(401, 403, 503))
+@router.post("/refresh", response_model=None)
 def refresh(
     session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress
 ) -> TokenPair | Response:
@@ -114,13 +115,13 @@ def refresh(
 # -- 4. fresh-only routes and re-authentication ---------------------------------------------------------
 
 
-@router.post("/fresh-only", responses=refusals(401, 403, 503))
+@router.post("/fresh-only")
 async def fresh_only(claims: FreshClaims) -> dict[str, Any]:
     """Only an access token straight from a password check gets here; a refreshed one gets 401."""
     return {"user": claims["sub"], "fresh": True}
 
 
-@router.post("/fresh-login", response_model=None, responses=refusals(400, 401, 403, 413, 422, 429, 503))
+@router.post("/fresh-login", response_model=None, responses=refusals(429))
 def fresh_login(
     body: PasswordCheck, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
 ) -> AccessToken | Response:
@@ -137,7 +138,7 @@ def fresh_login(
     return AccessToken(access_token=token, expires_in=int(auth.config.access_token_expires.total_seconds()))
 
 
-@router.post("/users/me/password", responses=refusals(400, 401, 403, 413, 422, 429, 503), **NO_CONTENT)
+@router.post("/users/me/password", responses=refusals(429), **NO_CONTENT)
 def change_password(
     body: PasswordChange,
     user: FreshUser,
@@ -160,7 +161,7 @@ def change_password(
 # -- 5. logout ----------------------------------------------------------------------------------------------
 
 
-@router.post("/logout", responses=refusals(401, 403, 503), **NO_CONTENT)
+@router.post("/logout", **NO_CONTENT)
 def logout(claims: AccessClaims, session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress) -> None:
     """Revoke this session's refresh family (its access tokens stop working too) and clear cookies."""
     service.revoke_families(session, revoked, [claims["fam"]], reason="logout")
@@ -168,7 +169,7 @@ def logout(claims: AccessClaims, session: SessionDep, auth: Authorize, revoked: 
     auth.unset_paseto_cookies()
 
 
-@router.post("/logout/all", responses=refusals(401, 403, 503), **NO_CONTENT)
+@router.post("/logout/all", **NO_CONTENT)
 def logout_everywhere(user: CurrentUser, session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress) -> None:
     """Revoke every session of this user, on every device."""
     assert user.id is not None

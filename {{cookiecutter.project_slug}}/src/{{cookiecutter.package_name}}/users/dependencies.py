@@ -13,6 +13,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
 from ..config import Settings
+from ..errors import refuses
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
 from .models import User
@@ -43,6 +44,7 @@ async def get_token_issuer(request: Request, response: Response) -> AuthPASETO:
 TokenIssuer = Annotated[AuthPASETO, Depends(get_token_issuer)]
 
 
+@refuses(401, 503)  # a bad token; revocations unread for too long (auth/revocation.py)
 class PasetoScheme(OAuth2PasswordBearer):
     """The OpenAPI security scheme of token routes, which is also the dependency that hands them AuthPASETO.
 
@@ -84,10 +86,12 @@ def _active_user(request: Request, claims: dict[str, Any]) -> User:
     return user
 
 
+@refuses(503)
 def get_current_user(request: Request, claims: AccessClaims) -> User:
     return _active_user(request, claims)
 
 
+@refuses(503)
 def get_fresh_user(request: Request, claims: FreshClaims) -> User:
     return _active_user(request, claims)
 

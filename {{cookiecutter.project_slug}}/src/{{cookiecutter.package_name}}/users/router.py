@@ -13,7 +13,7 @@ from .schemas import UserCreate, UserPublic
 router = APIRouter(tags=["users"])
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses=refusals(400, 403, 409, 413, 422, 429, 503))
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 429))
 def register(body: UserCreate, session: SessionDep, settings: SettingsDep, client: ClientAddress) -> UserPublic:
     """Create an account (when registration is open). Limited per client address like logins."""
     if not settings.registration_open:
@@ -25,7 +25,7 @@ def register(body: UserCreate, session: SessionDep, settings: SettingsDep, clien
     return UserPublic.model_validate(user, from_attributes=True)
 
 
-@router.get("/users/me", responses=refusals(401, 503))
+@router.get("/users/me")
 async def read_me(user: CurrentUser) -> UserPublic:
     """The account behind the access token."""
     return UserPublic.model_validate(user, from_attributes=True)
