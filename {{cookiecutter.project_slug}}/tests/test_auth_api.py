@@ -105,6 +105,15 @@ def test_fresh_login_turns_a_refreshed_session_fresh_again(client: TestClient, t
     assert client.post("/fresh-only", headers=bearer(response.json()["access_token"])).status_code == 200
 
 
+def test_a_logged_out_token_is_told_it_was_revoked_before_it_is_asked_to_be_fresh(client: TestClient, tokens: dict[str, str]) -> None:
+    refreshed = client.post("/refresh", headers=bearer(tokens["refresh_token"])).json()
+    stale = bearer(refreshed["access_token"])
+    assert client.post("/logout", headers=stale).status_code == 204
+    # Asking for a password again would be pointless: the session has ended.
+    assert_refused(client.post("/fresh-only", headers=stale), "token_revoked")
+    assert_refused(client.post("/fresh-login", headers=stale, json={"password": PASSWORD}), "token_revoked")
+
+
 def test_refresh_token_is_not_an_access_token_and_the_reverse(client: TestClient, tokens: dict[str, str]) -> None:
     assert_refused(client.get("/protected", headers=bearer(tokens["refresh_token"])), "wrong_token_type")
     assert_refused(client.post("/fresh-only", headers=bearer(tokens["refresh_token"])), "wrong_token_type")

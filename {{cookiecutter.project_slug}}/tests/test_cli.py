@@ -136,6 +136,11 @@ def test_set_password_and_activation_recover_an_account(env_file: Path, capsys: 
     assert "no user 'nobody'" in capsys.readouterr().err
 
 
+def test_purge_reports_what_it_deleted(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["purge"]) == 0
+    assert "purged 0 expired session(s) and 0 old guessing count(s)" in capsys.readouterr().out
+
+
 def test_generate_key_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate-key", "--purpose", PURPOSE]) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
@@ -162,7 +167,8 @@ def test_rotate_keys_keeps_tokens_of_the_old_key_valid(env_file: Path) -> None:
 def test_show_settings_masks_every_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     retired = generate_key(PURPOSE) if PURPOSE == "local" else generate_key("local")
-    env = write_env(tmp_path, "postgresql+psycopg://app:hunter2-secret@db.example:5432/app", PASETO_PREVIOUS_KEYS=json.dumps([retired]))
+    url = "postgresql+psycopg://app:hunter2-secret@db.example:5432/app?sslmode=require&sslpassword=key-secret&password=other-secret"
+    env = write_env(tmp_path, url, PASETO_PREVIOUS_KEYS=json.dumps([retired]))
     if PURPOSE == "public":  # a public ring only takes k4.public keys
         env.write_text(env.read_text().replace(retired, "k4.public.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
     assert main(["show-settings"]) == 0
@@ -171,8 +177,9 @@ def test_show_settings_masks_every_secret(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"{ENV_PREFIX}PASETO_KEY=**********" in out
     assert f"{ENV_PREFIX}PASETO_PREVIOUS_KEYS=**********" in out
     assert settings.paseto_key.get_secret_value() not in out
-    assert retired not in out and "hunter2-secret" not in out
-    assert f"{ENV_PREFIX}DATABASE_URL=postgresql+psycopg://app:***@db.example:5432/app" in out
+    assert retired not in out and "hunter2-secret" not in out and "key-secret" not in out and "other-secret" not in out
+    shown = f"{ENV_PREFIX}DATABASE_URL=postgresql+psycopg://app:***@db.example:5432/app?password=xxxxx&sslmode=require&sslpassword=xxxxx"
+    assert shown in out
 
 
 def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

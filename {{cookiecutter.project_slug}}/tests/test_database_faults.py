@@ -25,7 +25,7 @@ from sqlmodel import Session
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PASSWORD, bearer, create_tables, free_port, make_settings
+from .conftest import PASSWORD, all_at_once, bearer, create_tables, free_port, make_settings
 
 CONNECT_TIMEOUT = 2  # seconds, the shortest libpq allows
 QUERY_TIMEOUT = 2
@@ -173,3 +173,30 @@ def test_a_database_that_is_down_is_answered_with_503_and_recovered_from(cluster
 def test_a_database_that_hangs_is_answered_with_503_and_recovered_from(cluster: Cluster) -> None:
     # Its processes stopped: connections are accepted by the kernel, and nothing answers them.
     assert_answered_and_recovered(outage(cluster, cluster.freeze, cluster.thaw))
+
+
+def test_a_burst_at_a_hung_database_is_answered_within_the_documented_bound(cluster: Cluster) -> None:
+    # More requests than the pool has connections: some wait for one (pool timeout), then open one (connect
+    # timeout) or use one the guard must cut (query timeout + its one-second beat). The README states this sum.
+    create_tables(cluster.url)
+    settings = make_settings(
+        cluster.url,
+        database_connect_timeout=CONNECT_TIMEOUT,
+        database_pool_timeout=CONNECT_TIMEOUT,
+        database_query_timeout=QUERY_TIMEOUT,
+    )
+    documented = settings.database_pool_timeout + max(settings.database_connect_timeout, settings.database_query_timeout + 1)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+            users_service.create_user(session, settings, "alice", PASSWORD)
+        access = bearer(client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"])
+        burst = 3 * (settings.database_pool_size + settings.database_max_overflow)
+        cluster.freeze()
+        try:
+            answers = all_at_once([lambda: timed(lambda: client.get("/users/me", headers=access))] * burst)
+        finally:
+            cluster.thaw()
+    slowest = max(elapsed for _, _, elapsed in answers)
+    print(f"\n{burst} requests at a hung database: slowest answer {slowest:.2f} s (documented bound {documented:.0f} s)")
+    assert {answer[:2] for answer in answers} == {(503, "database_unavailable")}
+    assert slowest < documented + 2, f"the slowest answer took {slowest:.1f} s, past the documented {documented:.0f} s"

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from {{ cookiecutter.package_name }}.database import describe_failure
+
 from .conftest import PASSWORD, bearer, login
 
 SECURITY_LOGGER = "{{ cookiecutter.package_name }}.security"
@@ -73,3 +75,10 @@ def test_json_logs_carry_the_event_fields(
     lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.startswith("{")]
     entry = next(line for line in lines if line.get("event") == "login")
     assert (entry["logger"], entry["level"], entry["user"], entry["client"]) == (SECURITY_LOGGER, "INFO", "alice", "testclient")
+
+
+def test_a_database_failure_is_described_without_its_passwords() -> None:
+    url = "postgresql+psycopg://app:first-secret@db.example/app?sslpassword=second-secret&password=third-secret"
+    line = describe_failure(url, ConnectionRefusedError("connection refused"))
+    assert "secret" not in line, line
+    assert line.endswith("@db.example/app?password=xxxxx&sslpassword=xxxxx: connection refused"), line

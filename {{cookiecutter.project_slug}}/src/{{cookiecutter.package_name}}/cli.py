@@ -24,6 +24,7 @@ from sqlmodel import Session
 from .auth import service as auth_service
 from .config import ENV_PREFIX, DatabaseSettings, Settings
 from .database import UNAVAILABLE_ERRORS, describe_failure, make_engine, safe_url
+from .housekeeping import purge
 from .paseto import generate_key, public_paserk
 from .users import service as users_service
 from .users.exceptions import UserError
@@ -199,11 +200,17 @@ def show_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def purge_tokens(args: argparse.Namespace) -> int:
+def purge_command(args: argparse.Namespace) -> int:
+    """What the app does at start-up and every hour: delete expired sessions and old guessing counts."""
     settings = Settings()
-    with _session(settings) as session:
-        purged = auth_service.purge_expired(session, settings.paseto_config().access_token_expires)
-    print(f"purged {purged} expired session(s)")
+    engine = make_engine(settings)
+    try:
+        purged = purge(engine, settings)
+    except UNAVAILABLE_ERRORS as error:
+        raise CommandError(describe_failure(settings.database_url, error)) from None
+    finally:
+        engine.dispose()
+    print(f"purged {purged.sessions} expired session(s) and {purged.guessing_counts} old guessing count(s)")
     return 0
 
 
@@ -248,7 +255,7 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--env-file", default=".env")
     rotate.add_argument("--keep", type=int, default=2, help="previous keys to keep (default 2)")
     add("show-settings", show_settings, "Print the settings in effect, secrets masked.")
-    add("purge-tokens", purge_tokens, "Delete sessions whose refresh tokens have all expired.")
+    add("purge", purge_command, "Delete expired sessions and old guessing counts (the app does it hourly).")
     return root
 
 

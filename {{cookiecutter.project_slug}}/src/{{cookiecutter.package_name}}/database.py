@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import pkgutil
+import re
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from .errors import refuses
 
 logger = logging.getLogger(__name__)
 
+_SECRET_PARAMETER = re.compile(r"password|secret|token", re.IGNORECASE)
 # Raised by the driver or the pool when the database cannot answer now (as opposed to a bug).
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
@@ -55,8 +57,11 @@ def table_metadata() -> MetaData:
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, fit for logs and terminals."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL without its password, fit for logs and terminals: in the user part or in the query (libpq's
+    `?password=`, `?sslpassword=`)."""
+    parsed = make_url(url)
+    hidden = {name: "xxxxx" for name in parsed.query if _SECRET_PARAMETER.search(name)}
+    return parsed.update_query_dict(hidden).render_as_string(hide_password=True)
 
 
 def describe_failure(url: str, error: BaseException) -> str:

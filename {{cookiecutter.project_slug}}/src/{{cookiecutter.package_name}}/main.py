@@ -6,7 +6,6 @@ Serve it with `uvicorn {{ cookiecutter.package_name }}.main:create_app --factory
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -18,13 +17,13 @@ from sqlalchemy import Engine, exc
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 
-from .auth import service as auth_service
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
 from .config import Settings
 from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
 from .errors import document_refusals, error, refusals
+from .housekeeping import keep_tidy
 from .logs import configure_logging
 from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
@@ -118,8 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await background.start(revoked.keep_in_sync)
             if hung_queries:
                 background.start_soon(hung_queries.watch)
-            if revoked.synced:
-                await anyio.to_thread.run_sync(_purge_expired, engine, paseto_config.access_token_expires)
+            background.start_soon(keep_tidy, engine, settings)
             yield
             background.cancel_scope.cancel()
         engine.dispose()
@@ -162,11 +160,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", static_files, name="static")
 
     return app
-
-
-def _purge_expired(engine: Engine, access_token_lifetime: timedelta) -> None:
-    try:
-        with Session(engine) as session:
-            auth_service.purge_expired(session, access_token_lifetime)
-    except UNAVAILABLE_ERRORS:
-        pass  # the revocation reader has logged the outage; purging can wait for the next start

@@ -1,6 +1,7 @@
 """The HTTP edge, one plain ASGI middleware (Starlette's BaseHTTPMiddleware costs far more per request).
 
-- Requests for a Host this app does not serve are refused (400 invalid_host) before anything runs.
+- Requests for a Host this app does not serve are refused (400 invalid_host) before anything runs, as
+  are those with no valid Host or with two (RFC 9112 section 3.2: servers may disagree on which counts).
 - A body over the limit is refused (413 body_too_large): before it is read when its length is
   declared, as soon as the limit is passed when it is not (chunked).
 - Every response gets security headers: no sniffing, no framing, no referrer, a strict
@@ -10,6 +11,7 @@
 """
 
 import json
+import re
 from collections.abc import Iterable
 
 from starlette.exceptions import HTTPException
@@ -31,12 +33,14 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body may be at most {limit} bytes")
 
 
-def _hostname(value: str) -> str:
-    """`example.com:8000` -> `example.com`, `[::1]:8000` -> `::1`."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")]
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+# A Host header: a name or IPv4 address, or an IPv6 address in brackets, then an optional port; nothing else.
+_HOST = re.compile(r"(?:(?P<name>[a-z0-9._-]+)|\[(?P<ipv6>[0-9a-f:.]+)\])(?::[0-9]{1,5})?")
+
+
+def _hostname(value: str) -> str | None:
+    """`example.com:8000` -> `example.com`, `[::1]:8000` -> `::1`; None when it is no host name."""
+    match = _HOST.fullmatch(value.strip().lower())
+    return (match["name"] or match["ipv6"]) if match else None
 
 
 class EdgeMiddleware:
@@ -56,10 +60,11 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        host, length = "", b""
+        hosts: list[str] = []
+        length = b""
         for name, value in scope["headers"]:
             if name == b"host":
-                host = value.decode("latin-1")
+                hosts.append(value.decode("latin-1"))
             elif name == b"content-length":
                 length = value
         static = scope["path"].startswith(STATIC_PREFIX)
@@ -70,7 +75,7 @@ class EdgeMiddleware:
             await send(message)
 
         limit = self._max_body_bytes
-        if not self._host_allowed(host):
+        if not self._host_allowed(hosts):
             await _refuse(send_with_headers, 400, "invalid_host", "This server does not answer to that host name")
         elif length and (not length.isdigit() or int(length) > limit):
             await _refuse(send_with_headers, 413, "body_too_large", BodyTooLarge(limit).detail)
@@ -79,11 +84,13 @@ class EdgeMiddleware:
         else:
             await self.app(scope, receive, send_with_headers)
 
-    def _host_allowed(self, host: str) -> bool:
+    def _host_allowed(self, hosts: list[str]) -> bool:
+        if len(hosts) > 1:
+            return False
+        name = _hostname(hosts[0]) if hosts else None
         if self._any_host:
-            return True
-        name = _hostname(host)
-        return name in self._hosts or (bool(self._host_suffixes) and name.endswith(self._host_suffixes))
+            return name is not None or not hosts  # "*": any valid name (HTTP/1.0 may send none)
+        return name is not None and (name in self._hosts or (bool(self._host_suffixes) and name.endswith(self._host_suffixes)))
 
     def _with_security_headers(self, headers: list[tuple[bytes, bytes]], static: bool) -> list[tuple[bytes, bytes]]:
         present = {name.lower() for name, _ in headers}

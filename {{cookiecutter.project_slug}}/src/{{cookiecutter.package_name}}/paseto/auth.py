@@ -151,12 +151,12 @@ class AuthPASETO:
         claims = decode_token(self.config, token)
         if claims["type"] != expected_type:
             raise WrongTokenTypeError(f"This route needs a token of type '{expected_type}'")
+        if self._is_revoked(claims):  # before freshness: a logged-out session is told so, not asked to re-enter a password
+            raise RevokedTokenError()
         if fresh and claims.get("fresh") is not True:
             raise FreshTokenRequired()
         if self.token_source == "cookies":
             self._check_csrf(claims)
-        if self._is_revoked(claims):
-            raise RevokedTokenError()
         self._claims, self._token = claims, token
 
     def _is_revoked(self, claims: dict[str, Any]) -> bool:

@@ -6,6 +6,8 @@ loop. FastAPI runs every sync dependency, and every class used as one (the fasta
 Reading the user is a database call, so `CurrentUser` is sync and runs in a thread, once.
 """
 
+import ipaddress
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response, Security
@@ -19,6 +21,8 @@ from ..paseto.exceptions import RevokedTokenError
 from .models import User
 from .service import get_by_username
 
+_ADDRESS_TEXT = re.compile(r"[\w.:-]{1,64}")
+
 
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
@@ -29,8 +33,17 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_client_address(request: Request) -> str:
-    # Behind a proxy, run uvicorn with --proxy-headers and --forwarded-allow-ips so this is the client.
-    return request.client.host if request.client else "unknown"
+    """The client's address, in canonical form when it is an IP address (`2001:DB8::1` is `2001:db8::1`).
+
+    Behind a proxy, run uvicorn with --proxy-headers and --forwarded-allow-ips so this is the client.
+    What a proxy forwards is whatever it was sent: anything but an address or a short name is "unknown",
+    since it goes into the throttle's keys, the database and the logs.
+    """
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host if _ADDRESS_TEXT.fullmatch(host) else "unknown"
 
 
 ClientAddress = Annotated[str, Depends(get_client_address)]

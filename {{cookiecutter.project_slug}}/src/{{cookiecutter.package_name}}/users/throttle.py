@@ -124,3 +124,18 @@ def release(session: Session, reservation: Reservation) -> None:
             .where(row)
             .values(failures=case((col(LoginThrottle.failures) > 0, col(LoginThrottle.failures) - 1), else_=0), blocked_until=lifted)
         )
+
+
+def purge_expired(session: Session, window_seconds: int) -> int:
+    """Delete counts whose window has passed and that block nothing: they count as no row. Returns how many.
+
+    Every address that guesses leaves a row per account it tries, so without this the table only grows.
+    """
+    now = utcnow()
+    expired = delete(LoginThrottle).where(
+        col(LoginThrottle.window_started_at) < now - timedelta(seconds=window_seconds),
+        or_(col(LoginThrottle.blocked_until).is_(None), col(LoginThrottle.blocked_until) <= now),
+    )
+    purged: int = session.exec(expired).rowcount
+    session.commit()
+    return purged

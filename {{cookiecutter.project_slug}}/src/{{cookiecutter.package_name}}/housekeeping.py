@@ -1,0 +1,41 @@
+"""Housekeeping: deleting what no longer counts, at start-up and then every hour (and by `purge` in the CLI).
+
+Rows of ended sessions and of guessing counts whose window has passed decide nothing any more; left
+alone, every login and every guessed name would grow the tables for ever.
+"""
+
+import contextlib
+from dataclasses import dataclass
+
+import anyio
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from .auth import service as auth_service
+from .config import Settings
+from .database import UNAVAILABLE_ERRORS
+from .users import throttle
+
+INTERVAL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Purged:
+    sessions: int
+    guessing_counts: int
+
+
+def purge(engine: Engine, settings: Settings) -> Purged:
+    """Delete sessions whose every token has expired, and guessing counts past their window. Blocking."""
+    with Session(engine) as session:
+        sessions = auth_service.purge_expired(session, settings.paseto_config().access_token_expires)
+        counts = throttle.purge_expired(session, settings.login_failure_window_seconds)
+    return Purged(sessions, counts)
+
+
+async def keep_tidy(engine: Engine, settings: Settings) -> None:
+    """Purge now and every hour, off the event loop, until cancelled; a database outage just skips a round."""
+    while True:
+        with contextlib.suppress(*UNAVAILABLE_ERRORS):  # the revocation reader logs an outage; the next round will do
+            await anyio.to_thread.run_sync(purge, engine, settings)
+        await anyio.sleep(INTERVAL_SECONDS)
