@@ -8,6 +8,7 @@ import contextlib
 from dataclasses import dataclass
 
 import anyio
+from anyio.abc import TaskStatus
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -33,9 +34,14 @@ def purge(engine: Engine, settings: Settings) -> Purged:
     return Purged(sessions, counts)
 
 
-async def keep_tidy(engine: Engine, settings: Settings) -> None:
-    """Purge now and every hour, off the event loop, until cancelled; a database outage just skips a round."""
+async def keep_tidy(engine: Engine, settings: Settings, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    """Purge now (before the app serves), then every hour, off the event loop, until cancelled.
+
+    A round that meets a database outage is skipped: the revocation reader reports outages.
+    """
     while True:
-        with contextlib.suppress(*UNAVAILABLE_ERRORS):  # the revocation reader logs an outage; the next round will do
+        with contextlib.suppress(*UNAVAILABLE_ERRORS):
             await anyio.to_thread.run_sync(purge, engine, settings)
+        task_status.started()
+        task_status = anyio.TASK_STATUS_IGNORED
         await anyio.sleep(INTERVAL_SECONDS)

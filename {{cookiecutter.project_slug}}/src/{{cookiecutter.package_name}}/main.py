@@ -29,6 +29,7 @@ from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
 from .users.exceptions import UserError
 from .users.router import router as users_router
+from .web.forms import router as web_forms
 from .web.router import router as web_router
 from .web.router import static_files
 
@@ -117,7 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await background.start(revoked.keep_in_sync)
             if hung_queries:
                 background.start_soon(hung_queries.watch)
-            background.start_soon(keep_tidy, engine, settings)
+            if revoked.synced:  # the database answers: tidy up before serving, then hourly
+                await background.start(keep_tidy, engine, settings)
+            else:
+                background.start_soon(keep_tidy, engine, settings)
             yield
             background.cancel_scope.cancel()
         engine.dispose()
@@ -157,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(users_router)
     app.include_router(web_router)
+    app.include_router(web_forms)
     app.mount("/static", static_files, name="static")
 
     return app

@@ -10,17 +10,13 @@ the database are plain `def`, which FastAPI runs in a worker thread, off the eve
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Response, status
-from sqlmodel import col, select
 
-from ..database import SessionDep, as_utc
+from ..database import SessionDep
 from ..errors import refusals
-from ..logs import security_event
 from ..paseto import AuthPASETO
-from ..users import service as users_service
 from ..users.dependencies import AccessClaims, Authorize, ClientAddress, CurrentUser, FreshClaims, FreshUser, SettingsDep, TokenIssuer
 from . import service
 from .dependencies import RevokedDep
-from .models import TokenFamily
 from .schemas import AccessToken, Credentials, PasswordChange, PasswordCheck, SessionView, TokenPair
 
 router = APIRouter(tags=["auth"])
@@ -42,15 +38,10 @@ def token_pair(auth: AuthPASETO, tokens: service.IssuedTokens) -> TokenPair:
 # -- 1. login ---------------------------------------------------------------------------------------
 
 
-def _log_in(body: Credentials, session: SessionDep, settings: SettingsDep, auth: AuthPASETO, client: str) -> service.IssuedTokens:
-    user = users_service.check_password(session, settings, body.username, body.password, client)
-    return service.start_session(session, auth, user, client)
-
-
 @router.post("/login", responses=LOGIN_REFUSALS)
 def login(body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress) -> TokenPair:
     """Check the password; return a fresh access token and a refresh token."""
-    return token_pair(auth, _log_in(body, session, settings, auth, client))
+    return token_pair(auth, service.log_in(session, settings, auth, body.username, body.password, client))
 
 
 @router.post("/login/token", responses=LOGIN_REFUSALS)
@@ -58,13 +49,13 @@ def login_form(
     form: Annotated[Credentials, Form()], session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress
 ) -> TokenPair:
     """The same login as an OAuth2 password form, so the OpenAPI page's Authorize button works."""
-    return token_pair(auth, _log_in(form, session, settings, auth, client))
+    return token_pair(auth, service.log_in(session, settings, auth, form.username, form.password, client))
 
 
 @router.post("/login/browser", responses=LOGIN_REFUSALS, **NO_CONTENT)
 def login_browser(body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress) -> None:
     """Browser login: the tokens go into HttpOnly cookies, never into the page."""
-    tokens = _log_in(body, session, settings, auth, client)
+    tokens = service.log_in(session, settings, auth, body.username, body.password, client)
     auth.set_access_cookies(tokens.access_token)
     auth.set_refresh_cookies(tokens.refresh_token or "")
 
@@ -82,15 +73,7 @@ async def protected(auth: Authorize) -> dict[str, str | None]:
 @router.get("/session")
 def read_session(claims: AccessClaims, session: SessionDep) -> SessionView:
     """What the page may know of its session: who, which session, fresh or not, when its tokens expire."""
-    family = session.exec(select(TokenFamily.expires_at).where(col(TokenFamily.id) == claims["fam"])).first()
-    return SessionView(
-        user=claims["sub"],
-        family=claims["fam"],
-        fresh=claims["fresh"],
-        issued_at=claims["iat"],
-        expires_at=claims["exp"],
-        refresh_expires_at=as_utc(family).isoformat(timespec="seconds") if family else None,
-    )
+    return service.describe_session(session, claims)
 
 
 # -- 3. refresh (the access token has expired) ---------------------------------------------------------
@@ -126,11 +109,7 @@ def fresh_login(
     body: PasswordCheck, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
 ) -> AccessToken | Response:
     """Re-enter the password: a fresh access token for the same session (no new refresh token)."""
-    service.require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
-    users_service.check_password(session, settings, claims["sub"], body.password, client)
-    session.commit()
-    token = service.fresh_access_token(auth, claims)
-    security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client)
+    token = service.reauthenticate(session, settings, auth, claims, body.password, client)
     if auth.token_source == "cookies":
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         auth.set_access_cookies(token, response)
@@ -149,13 +128,8 @@ def change_password(
     client: ClientAddress,
 ) -> None:
     """Change the password (fresh token required); every other session is logged out."""
-    users_service.check_password_rules(settings, body.new_password)
-    users_service.check_password(session, settings, user.username, body.current_password, client)
-    session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
-    users_service.set_password(session, settings, user, body.new_password)
-    assert user.id is not None
-    ended = service.revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=claims["fam"])
-    security_event("password_changed", user=user.username, family=claims["fam"], client=client, sessions_ended=ended)
+    passwords = {"current_password": body.current_password, "new_password": body.new_password}
+    service.change_password(session, settings, revoked, user, claims["fam"], client, **passwords)
 
 
 # -- 5. logout ----------------------------------------------------------------------------------------------
@@ -164,15 +138,12 @@ def change_password(
 @router.post("/logout", **NO_CONTENT)
 def logout(claims: AccessClaims, session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress) -> None:
     """Revoke this session's refresh family (its access tokens stop working too) and clear cookies."""
-    service.revoke_families(session, revoked, [claims["fam"]], reason="logout")
-    security_event("logout", user=claims["sub"], family=claims["fam"], client=client)
+    service.log_out(session, revoked, claims, client)
     auth.unset_paseto_cookies()
 
 
 @router.post("/logout/all", **NO_CONTENT)
 def logout_everywhere(user: CurrentUser, session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress) -> None:
     """Revoke every session of this user, on every device."""
-    assert user.id is not None
-    ended = service.revoke_user_sessions(session, revoked, user.id, reason="logout_all")
-    security_event("logout_all", user=user.username, client=client, sessions_ended=ended)
+    service.log_out_everywhere(session, revoked, user, client)
     auth.unset_paseto_cookies()

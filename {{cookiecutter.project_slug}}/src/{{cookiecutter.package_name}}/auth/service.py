@@ -9,14 +9,17 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
-from ..database import utcnow
+from ..config import Settings
+from ..database import as_utc, utcnow
 from ..logs import security_event
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
+from ..users import service as users_service
 from ..users.models import User
 from .exceptions import TokenReusedError
 from .models import TokenFamily
 from .revocation import RevokedFamilies
+from .schemas import SessionView
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,12 @@ class IssuedTokens:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def log_in(session: Session, settings: Settings, auth: AuthPASETO, username: str, password: str, client: str) -> IssuedTokens:
+    """Check the password (throttled), then start a session."""
+    user = users_service.check_password(session, settings, username, password, client)
+    return start_session(session, auth, user, client)
 
 
 def start_session(session: Session, auth: AuthPASETO, user: User, client: str) -> IssuedTokens:
@@ -88,9 +97,59 @@ def require_live_session(session: Session, family_id: str) -> None:
         raise RevokedTokenError()
 
 
-def fresh_access_token(auth: AuthPASETO, claims: dict[str, Any]) -> str:
-    """Re-authentication: a fresh access token in the same family, after the password was checked."""
+def describe_session(session: Session, claims: dict[str, Any]) -> SessionView:
+    """What the page may know of its session: the access token's claims, and when the session's refresh token expires."""
+    expires_at = session.exec(select(TokenFamily.expires_at).where(col(TokenFamily.id) == claims["fam"])).first()
+    return SessionView(
+        user=claims["sub"],
+        family=claims["fam"],
+        fresh=claims["fresh"],
+        issued_at=claims["iat"],
+        expires_at=claims["exp"],
+        refresh_expires_at=as_utc(expires_at).isoformat(timespec="seconds") if expires_at else None,
+    )
+
+
+def reauthenticate(session: Session, settings: Settings, auth: AuthPASETO, claims: dict[str, Any], password: str, client: str) -> str:
+    """Re-enter the password: a fresh access token in the same family (no new refresh token)."""
+    require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
+    users_service.check_password(session, settings, claims["sub"], password, client)
+    session.commit()
+    security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client)
     return auth.create_access_token(subject=claims["sub"], fresh=True, user_claims={"fam": claims["fam"]})
+
+
+def change_password(
+    session: Session,
+    settings: Settings,
+    revoked: RevokedFamilies,
+    user: User,
+    family_id: str,
+    client: str,
+    *,
+    current_password: str,
+    new_password: str,
+) -> None:
+    """Check the current password and set the new one; every session but this one (`family_id`) ends."""
+    users_service.check_password_rules(settings, new_password)
+    users_service.check_password(session, settings, user.username, current_password, client)
+    session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
+    users_service.set_password(session, settings, user, new_password)
+    assert user.id is not None
+    ended = revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=family_id)
+    security_event("password_changed", user=user.username, family=family_id, client=client, sessions_ended=ended)
+
+
+def log_out(session: Session, revoked: RevokedFamilies, claims: dict[str, Any], client: str) -> None:
+    """End this session (the family of the token presented)."""
+    revoke_families(session, revoked, [claims["fam"]], reason="logout")
+    security_event("logout", user=claims["sub"], family=claims["fam"], client=client)
+
+
+def log_out_everywhere(session: Session, revoked: RevokedFamilies, user: User, client: str) -> None:
+    assert user.id is not None
+    ended = revoke_user_sessions(session, revoked, user.id, reason="logout_all")
+    security_event("logout_all", user=user.username, client=client, sessions_ended=ended)
 
 
 def revoke_families(session: Session, revoked: RevokedFamilies | None, family_ids: list[str], reason: str) -> None:

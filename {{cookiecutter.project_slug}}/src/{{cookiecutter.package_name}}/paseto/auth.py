@@ -140,8 +140,12 @@ class AuthPASETO:
         fresh: bool = False,
         refresh_token: bool = False,
         type: str | None = None,  # noqa: A002 - the published library's parameter name
+        csrf_token: str | None = None,
     ) -> None:
-        """Require a valid token of the given type; `optional` lets requests without one through."""
+        """Require a valid token of the given type; `optional` lets requests without one through.
+
+        `csrf_token`: the CSRF value of an HTML form, which cannot send headers (by default, the header's).
+        """
         expected_type = type or ("refresh" if refresh_token else "access")
         token = self._find_token(expected_type)
         if token is None:
@@ -156,7 +160,7 @@ class AuthPASETO:
         if fresh and claims.get("fresh") is not True:
             raise FreshTokenRequired()
         if self.token_source == "cookies":
-            self._check_csrf(claims)
+            self._check_csrf(claims, csrf_token)
         self._claims, self._token = claims, token
 
     def _is_revoked(self, claims: dict[str, Any]) -> bool:
@@ -186,10 +190,11 @@ class AuthPASETO:
             raise InvalidHeaderError()
         return match[2]
 
-    def _check_csrf(self, claims: dict[str, Any]) -> None:
+    def _check_csrf(self, claims: dict[str, Any], sent: str | None) -> None:
         if not self.config.csrf_protect or self._request.method not in self.config.csrf_methods:
             return
-        sent = self._request.headers.get(self.config.csrf_header_name, "")
+        if sent is None:
+            sent = self._request.headers.get(self.config.csrf_header_name, "")
         expected = claims.get("csrf")
         if not isinstance(expected, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
             raise CSRFError()

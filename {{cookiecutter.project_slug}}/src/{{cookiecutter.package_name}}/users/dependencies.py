@@ -19,7 +19,7 @@ from ..errors import refuses
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
 from .models import User
-from .service import get_by_username
+from .service import get_active
 
 _ADDRESS_TEXT = re.compile(r"[\w.:-]{1,64}")
 
@@ -93,8 +93,8 @@ FreshClaims = Annotated[dict[str, Any], Depends(get_fresh_claims)]
 
 def _active_user(request: Request, claims: dict[str, Any]) -> User:
     with Session(request.app.state.engine, expire_on_commit=False) as session:
-        user = get_by_username(session, claims["sub"])
-    if user is None or not user.is_active:
+        user = get_active(session, claims["sub"])
+    if user is None:
         raise RevokedTokenError("User is inactive or no longer exists")
     return user
 

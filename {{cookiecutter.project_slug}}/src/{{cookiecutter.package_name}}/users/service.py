@@ -26,6 +26,12 @@ def get_by_username(session: Session, username: str) -> User | None:
     return session.exec(select(User).where(User.username == normalize_username(username))).first()
 
 
+def get_active(session: Session, username: str) -> User | None:
+    """The account, if it exists and may log in."""
+    user = get_by_username(session, username)
+    return user if user is not None and user.is_active else None
+
+
 def create_user(session: Session, settings: Settings, username: str, password: str, email: str | None = None) -> User:
     """A new account, or 409. The password is hashed first, so a taken name costs as long as a new one."""
     check_password_rules(settings, password)

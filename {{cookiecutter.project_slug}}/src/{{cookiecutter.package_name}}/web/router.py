@@ -1,8 +1,10 @@
 """The pages a person uses: a login page and a dashboard that shows the refresh-token pattern at work.
 
-Pages are plain Jinja2 with a little hand-written JS (static/app.js) that calls the API with
-cookies and refreshes the access token when it expires. No front-end build step, no inline script
-(the Content-Security-Policy allows none), and no URL built from the request's Host header.
+Pages are plain Jinja2, rendered on the server, and every form on them posts to a route that does the
+whole job (web/forms.py): they work without JavaScript. A little hand-written JS (static/app.js) makes
+them smoother: it calls the API with cookies, refreshes the access token when it expires and logs
+what happens. No front-end build step, no inline script (the Content-Security-Policy allows none),
+and no URL built from the request's Host header.
 """
 
 from pathlib import Path
@@ -13,9 +15,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from ..auth import service as auth_service
 from ..config import Settings
-from ..paseto import PasetoConfig
-from ..users.dependencies import SettingsDep
+from ..database import SessionDep
+from ..paseto import AuthPASETOException, PasetoConfig
+from ..users.dependencies import Authorize, SettingsDep
 from .markdown import render_markdown
 
 HERE = Path(__file__).parent
@@ -35,7 +39,7 @@ DOCS_POLICY = (
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-# Why the login page was opened: the page shows the text for a known code, never text from the URL.
+# Why a page was opened: it shows the text for a known code, never text from the URL.
 LOGIN_REASONS = {
     "logged_out": "You have logged out.",
     "logged_out_everywhere": "You have logged out on every device.",
@@ -43,28 +47,57 @@ LOGIN_REASONS = {
     "revoked": "You have been logged out (this session was ended elsewhere).",
     "reused": "A refresh token of your session was used twice, so the whole session was ended in case it was stolen. Please log in again.",
 }
+DASHBOARD_NOTICES = {
+    "password_changed": "Password changed. Your other sessions were logged out.",
+    "fresh_token_required": "Changing your password needs your password again: your session was refreshed since you logged in.",
+    "reauthenticated": "Password confirmed: you can change your password now.",
+    "invalid_credentials": "That password is not right.",
+    "too_many_attempts": "Too many attempts; please wait a little and try again.",
+    "password_too_short": "The new password is too short.",
+    "password_too_long": "The new password is too long.",
+    "csrf_failed": "The page was out of date; please try again.",
+}
+LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
 GUIDE = HERE.parents[2] / "docs" / "refresh-tokens.md"
 
 
-def _page(request: Request, name: str, settings: Settings, **context: Any) -> Response:
+def render(request: Request, name: str, settings: Settings, status_code: int = 200, **context: Any) -> Response:
     config: PasetoConfig = request.app.state.authpaseto
     cookies = {"access_csrf": config.access_csrf_cookie_name, "refresh_csrf": config.refresh_csrf_cookie_name}
-    return templates.TemplateResponse(request, name, {"app_name": settings.app_name, "cookies": cookies, **context})
+    return templates.TemplateResponse(
+        request, name, {"app_name": settings.app_name, "cookies": cookies, **context}, status_code=status_code
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, settings: SettingsDep, reason: str | None = None) -> Response:
-    return _page(request, "login.html", settings, notice=LOGIN_REASONS.get(reason or ""))
+    return render(request, "login.html", settings, notice=LOGIN_REASONS.get(reason or ""))
 
 
 @router.get("/", response_class=HTMLResponse)
-async def dashboard_page(request: Request, settings: SettingsDep) -> Response:
-    # The page checks its session itself (and refreshes it); with no session cookie at all, skip the trip.
-    config: PasetoConfig = request.app.state.authpaseto
-    if not ({config.access_cookie_name, config.refresh_csrf_cookie_name} & request.cookies.keys()):
-        return RedirectResponse("/login", status_code=303)
-    return _page(request, "dashboard.html", settings, guide_url="/guide" if _guide_available(settings) else None)
+def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep, auth: Authorize, notice: str | None = None) -> Response:
+    """The session as the access token cookie tells it; once that token has expired, a button to refresh it."""
+    config = auth.config
+    refresh_csrf = request.cookies.get(config.refresh_csrf_cookie_name, "")
+    try:
+        auth.paseto_required()
+    except AuthPASETOException as refused:
+        if refused.code in ("token_expired", "missing_token") and refresh_csrf:
+            return render(request, "dashboard.html", settings, expired=True, refresh_csrf=refresh_csrf)
+        return RedirectResponse(LOGIN_AFTER.get(refused.code, "/login?reason=session_ended"), status_code=303)
+    claims = auth.get_token_payload() or {}
+    return render(
+        request,
+        "dashboard.html",
+        settings,
+        session=auth_service.describe_session(session, claims),
+        access_csrf=claims["csrf"],
+        refresh_csrf=refresh_csrf,
+        notice=DASHBOARD_NOTICES.get(notice or ""),
+        notice_code=notice if notice in DASHBOARD_NOTICES else None,
+        guide_url="/guide" if _guide_available(settings) else None,
+    )
 
 
 def _guide_available(settings: Settings) -> bool:
@@ -76,7 +109,7 @@ async def guide_page(request: Request, settings: SettingsDep) -> Response:
     """The refresh-token guide (docs/refresh-tokens.md), in development, when the project folder is at hand."""
     if not _guide_available(settings):
         raise HTTPException(404, "Not Found")
-    return _page(request, "guide.html", settings, guide=render_markdown(GUIDE.read_text()))
+    return render(request, "guide.html", settings, guide=render_markdown(GUIDE.read_text()))
 
 
 @router.get("/docs", response_class=HTMLResponse)

@@ -193,14 +193,7 @@ function initDashboard() {
     result.textContent = response.ok ? `/protected says: ${JSON.stringify(await response.json())}` : await detail(response);
     loadSession();
   });
-  document.getElementById("logout").addEventListener("click", async () => {
-    await api("/logout", { method: "POST" });
-    goToLogin("logged_out");
-  });
-  document.getElementById("logout-all").addEventListener("click", async () => {
-    await api("/logout/all", { method: "POST" });
-    goToLogin("logged_out_everywhere");
-  });
+  // Log out (here or everywhere) needs no script: those forms post to the server as they are.
 
   const passwordForm = document.getElementById("password-form");
   const passwordResult = document.getElementById("password-result");
@@ -227,8 +220,25 @@ function initDashboard() {
   setInterval(tick, 1000);
 }
 
+// The page came with an expired access token: refresh it as the API calls do (once, shared by tabs),
+// instead of waiting for a click on "Continue", and show the page again.
+async function continueSession() {
+  if (await refreshOnce(cookie(CSRF_REFRESH))) window.location.reload();
+  else goToLogin(lastRefusal === "token_reused" ? "reused" : "session_ended");
+}
+
+// Forms cannot send the CSRF header, so they carry the value in a hidden field; the page may be older
+// than the last refresh (made by this script, or another tab), so the field takes the cookie's value now.
+document.addEventListener("submit", (event) => {
+  for (const field of event.target.querySelectorAll("input[data-csrf]")) {
+    field.value = cookie(field.dataset.csrf === "refresh" ? CSRF_REFRESH : CSRF_ACCESS);
+  }
+}, true);
+
 document.addEventListener("DOMContentLoaded", () => {
+  for (const element of document.querySelectorAll("[data-script]")) element.hidden = false;  // what needs this script
   const loginForm = document.getElementById("login-form");
   if (loginForm) initLogin(loginForm);
+  if (document.getElementById("session-expired")) continueSession();
   if (document.getElementById("session-user")) initDashboard();
 });

@@ -1,0 +1,161 @@
+"""What the pages' forms post to: each route does the whole job, so the pages work without JavaScript.
+
+A success answers with a redirect (303: reloading the next page does not post again). A refusal shows
+the page again with its message: the login page at once, the dashboard through a redirect with a
+notice code whose text the page looks up (never text from the URL). Passwords travel only in the
+bodies of these posts, never in a URL.
+
+Forms cannot send the CSRF header that API calls send, so the token's CSRF value comes in a hidden
+field instead, and every post must come from this site's own pages (`Sec-Fetch-Site` / `Origin`).
+The refresh cookie is sent only to paths under /refresh: the forms that need it live there.
+"""
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from ..auth import service as auth_service
+from ..auth.dependencies import RevokedDep
+from ..auth.schemas import Credentials
+from ..database import SessionDep
+from ..paseto import AuthPASETO, AuthPASETOException
+from ..paseto.exceptions import CSRFError, RevokedTokenError
+from ..users import service as users_service
+from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer
+from ..users.exceptions import UserError
+from .router import render
+
+Field = Annotated[str, Form()]
+
+
+async def same_origin(request: Request) -> None:
+    """Refuse a form posted from another site. Browsers say where a post comes from; a client that says
+    nothing (curl) is let through: it carries no victim's cookies."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if site is not None:
+        if site not in ("same-origin", "none"):
+            raise CSRFError("Forms may only be posted from this site's own pages")
+    elif origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise CSRFError("Forms may only be posted from this site's own pages")
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(same_origin)])
+
+
+def redirect(location: str, auth: AuthPASETO | None = None, tokens: auth_service.IssuedTokens | None = None) -> Response:
+    """A 303 to `location`, carrying the new tokens' cookies when given."""
+    response = RedirectResponse(location, status_code=303)
+    if auth is not None and tokens is not None:
+        auth.set_access_cookies(tokens.access_token, response)
+        if tokens.refresh_token:
+            auth.set_refresh_cookies(tokens.refresh_token, response)
+    return response
+
+
+def to_dashboard(notice: str) -> Response:
+    return redirect(f"/?notice={notice}")
+
+
+@router.post("/login/form")
+def log_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    username: Field = "",
+    password: Field = "",
+) -> Response:
+    """The login page's form: cookies and the dashboard, or the page again with what went wrong."""
+    try:
+        credentials = Credentials(username=username, password=password)
+        tokens = auth_service.log_in(session, settings, auth, credentials.username, credentials.password, client)
+    except ValidationError:
+        return render(request, "login.html", settings, 422, error="Please enter your username and password.", username=username)
+    except AuthPASETOException as refused:
+        page = render(request, "login.html", settings, refused.status_code, error=refused.message, username=username)
+        page.headers.update(refused.headers)
+        return page
+    return redirect("/", auth, tokens)
+
+
+@router.post("/refresh/form")
+def refresh(
+    session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, csrf: Field = ""
+) -> Response:
+    """The dashboard's "continue" button once the access token has expired: spend the refresh token."""
+    try:
+        auth.paseto_required(refresh_token=True, csrf_token=csrf)
+        tokens = auth_service.rotate(session, auth, revoked, auth.get_token_payload() or {}, client, settings.refresh_grace_seconds)
+    except CSRFError:
+        return redirect("/")  # a page older than the last refresh: show the current one
+    except AuthPASETOException as refused:
+        response = redirect("/login?reason=reused" if refused.code == "token_reused" else "/login?reason=session_ended")
+        auth.unset_paseto_cookies(response)
+        return response
+    return redirect("/", auth, tokens)
+
+
+@router.post("/refresh/logout")
+def log_out(
+    session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, csrf: Field = "", everywhere: Field = ""
+) -> Response:
+    """Log out (here, or everywhere) with the refresh cookie: it names the session even after the access token has expired."""
+    try:
+        auth.paseto_required(refresh_token=True, csrf_token=csrf)
+    except CSRFError:
+        return redirect("/")  # nothing done: a stale page, or a post that is not the user's
+    except AuthPASETOException:
+        pass  # the session has ended already: only the cookies are left to clear
+    else:
+        claims = auth.get_token_payload() or {}
+        user = users_service.get_by_username(session, claims["sub"]) if everywhere else None
+        if user is not None:
+            auth_service.log_out_everywhere(session, revoked, user, client)
+        else:
+            auth_service.log_out(session, revoked, claims, client)
+    response = redirect("/login?reason=logged_out_everywhere" if everywhere else "/login?reason=logged_out")
+    auth.unset_paseto_cookies(response)
+    return response
+
+
+@router.post("/fresh-login/form")
+def reauthenticate(
+    session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress, password: Field = "", csrf: Field = ""
+) -> Response:
+    """The dashboard's "confirm your password" form: a fresh access token for this session."""
+    try:
+        auth.paseto_required(csrf_token=csrf)
+        token = auth_service.reauthenticate(session, settings, auth, auth.get_token_payload() or {}, password, client)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    return redirect("/?notice=reauthenticated", auth, auth_service.IssuedTokens(token))
+
+
+@router.post("/users/me/password/form")
+def change_password(
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    revoked: RevokedDep,
+    client: ClientAddress,
+    current_password: Field = "",
+    new_password: Field = "",
+    csrf: Field = "",
+) -> Response:
+    """The dashboard's password form; a refreshed session is asked for its password first (fresh-only)."""
+    try:
+        auth.paseto_required(fresh=True, csrf_token=csrf)
+        claims = auth.get_token_payload() or {}
+        user = users_service.get_active(session, claims["sub"])
+        if user is None:
+            raise RevokedTokenError()
+        passwords = {"current_password": current_password, "new_password": new_password}
+        auth_service.change_password(session, settings, revoked, user, claims["fam"], client, **passwords)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    return to_dashboard("password_changed")
