@@ -12,12 +12,17 @@ import pytest
 from .conftest import PREFIX, free_port, run, stop, wait_for
 
 
+def shell_block(project: Path, section: str, holding: str) -> list[str]:
+    """The lines of the shell block of a README section that holds the given text."""
+    text = (project / "README.md").read_text().split(f"## {section}", 1)[1].split("\n## ", 1)[0]
+    blocks = [block for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL) if holding in block]
+    assert blocks, f"the README's {section!r} shows a command with {holding!r}"
+    return [line for line in blocks[0].splitlines() if line.strip()]
+
+
 def serve_commands(project: Path) -> list[str]:
-    """The first shell block under "Run it": install, then migrate + create the demo user + serve."""
-    section = (project / "README.md").read_text().split("## Run it", 1)[1]
-    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block, "the README shows how to run the app"
-    return [line for line in block[1].splitlines() if line.strip()]
+    """Under "Run it": install, then migrate + create the demo user + serve."""
+    return shell_block(project, "Run it", "uv sync --locked --no-dev")
 
 
 def post(url: str, body: dict[str, str]) -> dict[str, str]:
@@ -65,3 +70,23 @@ def test_the_readme_serve_commands_work_and_work_again(bake: Callable[..., Path]
     assert "created user 'demo' with password" in first, first
     assert "user 'demo' exists" in second, second
     assert "Traceback" not in first + second
+
+    # The tip for seeing a refresh within a minute, as written: the setting must reach the server.
+    (tip,) = shell_block(project, "Run it", "ACCESS_TOKEN_MINUTES=0.5")
+    port = free_port()
+    server = subprocess.Popen(
+        ["bash", "-c", tip.replace("--port 8000", f"--port {port}")],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ready", server)
+        password = re.search(r"with password: (\S+)", first)
+        assert password, first
+        tokens = post(f"http://127.0.0.1:{port}/login", {"username": "demo", "password": password[1]})
+        assert tokens["expires_in"] == 30, tokens
+    finally:
+        stop(server)

@@ -9,12 +9,12 @@ import contextlib
 import importlib
 import logging
 import os
-import pkgutil
 import re
 import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -49,10 +49,10 @@ def as_utc(moment: datetime) -> datetime:
 def table_metadata() -> MetaData:
     """Every table of the app: each module named `models` in the package is imported (found, not listed),
     so a new domain's tables reach Alembic's autogenerate, the drift test and the tests' `create_all`."""
-    package = importlib.import_module(__package__ or __name__)
-    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
-        if module.name.rpartition(".")[2] == "models":
-            importlib.import_module(module.name)
+    package = __package__ or __name__
+    root = Path(__file__).parent
+    for path in sorted(root.rglob("models.py")):
+        importlib.import_module(".".join([package, *path.relative_to(root).with_suffix("").parts]))
     return SQLModel.metadata
 
 
