@@ -61,6 +61,7 @@ DEPENDENCY_IMPORTS = {
     "pytest-playwright": {"pytest_playwright"},
     "schemathesis": {"schemathesis"},
     "pytest-cov": {"pytest_cov"},
+    "aiosmtpd": {"aiosmtpd"},
     "ruff": {"ruff"},
     "mypy": {"mypy", "mypyc"},
     "pre-commit": {"pre_commit"},

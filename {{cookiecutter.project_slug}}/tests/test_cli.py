@@ -19,14 +19,22 @@ from {{ cookiecutter.package_name }}.paseto import generate_key
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token, encode_token
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PURPOSE{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}
+from .conftest import PURPOSE, make_settings{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 def write_env(folder: Path, database_url: str, **extra: str) -> Path:
     """A project folder's .env as the post-generation hook writes it, plus alembic.ini beside it."""
-    values = {"PASETO_PURPOSE": PURPOSE, "PASETO_KEY": generate_key(PURPOSE), "DATABASE_URL": database_url, **extra}
+    values = {
+        "PASETO_PURPOSE": PURPOSE,
+        "PASETO_KEY": generate_key(PURPOSE),
+        "ONE_TIME_KEY": generate_key("local"),
+        "PUBLIC_URL": "https://app.example.com",
+        "MAIL_BACKEND": "none",
+        "DATABASE_URL": database_url,
+        **extra,
+    }
     env = folder / ".env"
     env.write_text("".join(f"{ENV_PREFIX}{name}={value}\n" for name, value in values.items()))
     (folder / "alembic.ini").write_text((PROJECT / "alembic.ini").read_text().replace("%(here)s/migrations", str(PROJECT / "migrations")))
@@ -146,7 +154,7 @@ def test_generate_key_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
     key = lines[f"{ENV_PREFIX}PASETO_KEY"]
     assert key.startswith("k4.local." if PURPOSE == "local" else "k4.secret.")
-    Settings(_env_file=None, paseto_purpose=PURPOSE, paseto_key=key, paseto_public_key=lines.get(f"{ENV_PREFIX}PASETO_PUBLIC_KEY"))
+    make_settings("sqlite://", paseto_key=key, paseto_public_key=lines.get(f"{ENV_PREFIX}PASETO_PUBLIC_KEY"))
 
 
 def test_rotate_keys_keeps_tokens_of_the_old_key_valid(env_file: Path) -> None:
@@ -190,6 +198,7 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest
     assert capsys.readouterr().err.startswith(f"error: {ENV_PREFIX}ACCESS_TOKEN_MINUTES:")
 
 
-def test_bad_key_setting_names_the_setting() -> None:
-    with pytest.raises(ValueError, match="PASETO_KEY"):
-        Settings(_env_file=None, paseto_purpose=PURPOSE, paseto_key="k4.local.short")
+@pytest.mark.parametrize("setting", ["paseto_key", "one_time_key"])
+def test_bad_key_setting_names_the_setting(setting: str) -> None:
+    with pytest.raises(ValueError, match=setting.upper()):
+        make_settings("sqlite://", **{setting: "k4.local.short"})

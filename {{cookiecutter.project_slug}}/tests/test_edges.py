@@ -3,6 +3,7 @@
 import logging
 import re
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -120,14 +121,27 @@ def test_the_openapi_page_is_off_in_production_and_pinned_when_on(make_client: C
     assert "script-src 'self' https://cdn.jsdelivr.net;" in page.headers["Content-Security-Policy"]
 
 
-def test_production_defaults_close_registration_and_docs(make_client: Callable[..., TestClient]) -> None:
-    settings = make_client().app.state.settings  # type: ignore[attr-defined]
-    production = Settings(_env_file=None, paseto_purpose=settings.paseto_purpose, paseto_key=settings.paseto_key)
-    development = Settings(
-        _env_file=None, environment="development", paseto_purpose=settings.paseto_purpose, paseto_key=settings.paseto_key
-    )
+def keys_of(settings: Settings) -> dict[str, Any]:
+    return {"paseto_purpose": settings.paseto_purpose, "paseto_key": settings.paseto_key, "one_time_key": settings.one_time_key}
+
+
+def test_production_defaults_close_registration_and_docs(settings: Settings) -> None:
+    production = Settings(_env_file=None, **keys_of(settings), public_url="https://app.example.com", mail_backend="smtp")
+    development = Settings(_env_file=None, environment="development", **keys_of(settings))
     assert (production.registration_open, production.docs_enabled) == (False, False)
     assert (development.registration_open, development.docs_enabled) == (True, True)
+    assert str(development.public_url) == "http://127.0.0.1:8000/" and development.mail_backend == "console"
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"), [({"mail_backend": "smtp"}, "PUBLIC_URL"), ({"public_url": "https://app.example.com"}, "MAIL_BACKEND")]
+)
+def test_production_refuses_to_start_without_a_public_url_or_with_printed_mail(
+    settings: Settings, missing: dict[str, Any], named: str
+) -> None:
+    # Links in mails must not come from a request's Host; mails must not end up in the server's output.
+    with pytest.raises(ValueError, match=named):
+        Settings(_env_file=None, **keys_of(settings), **missing)
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,12 @@ Each field is the variable `{{ cookiecutter.package_name | upper }}_<FIELD>`; `.
 
 from datetime import timedelta
 from typing import Any, Literal
+from urllib.parse import urlencode
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .paseto import KeyRing, PasetoConfig, public_paserk
+from .paseto import KeyRing, OneTimeTokens, PasetoConfig, public_paserk
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
@@ -89,18 +90,63 @@ class Settings(DatabaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # Links in mails (password reset, address verification) start with this, never with the request's
+    # Host header, which anyone can set. Required in production.
+    public_url: AnyHttpUrl | None = None
+    # The k4.local key of one-time tokens (the links' tokens), apart from the session tokens' key.
+    one_time_key: SecretStr
+    password_reset_minutes: float = Field(default=30, gt=0, le=24 * 60)
+    email_verification_hours: float = Field(default=48, gt=0, le=30 * 24)
+    # At most one mail of each kind (reset, verification) per account this often; asking again is quietly ignored.
+    mail_interval_seconds: int = Field(default=300, ge=1)
+    mail_request_free_attempts: int = Field(default=10, ge=1)  # requests for a reset mail per client address and window
+    # true: an account logs in only once its address is verified (403 email_unverified until then).
+    require_verified_email: bool = False
+
+    # Mail: console (printed, development), smtp, none (mail routes answer 503), memory (kept: tests).
+    mail_backend: Literal["console", "smtp", "none", "memory"] = "console"
+    mail_from: str = "{{ cookiecutter.project_name }} <noreply@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _development_defaults(cls, values: Any) -> Any:
         if isinstance(values, dict) and values.get("environment") == "development":
             values.setdefault("registration_open", True)
             values.setdefault("docs_enabled", True)
+            values.setdefault("public_url", "http://127.0.0.1:8000")
         return values
 
     @model_validator(mode="after")
     def _check_keys(self) -> "Settings":
         self.key_ring()  # fail at start-up, naming the setting, not at the first login
+        try:
+            OneTimeTokens(self.one_time_key.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(f"{ENV_PREFIX}ONE_TIME_KEY: {exc}") from None
         return self
+
+    @model_validator(mode="after")
+    def _check_production(self) -> "Settings":
+        if self.environment == "production" and self.public_url is None:
+            raise ValueError(f"{ENV_PREFIX}PUBLIC_URL must be set in production: links in mails start with it")
+        if self.environment == "production" and self.mail_backend == "console":
+            raise ValueError(f"{ENV_PREFIX}MAIL_BACKEND=console prints mails for development: set smtp (or none) in production")
+        return self
+
+    def link(self, path: str, **query: str) -> str:
+        """An absolute link to a page of this app, for a mail: from PUBLIC_URL, never from a request."""
+        assert self.public_url is not None, "set in development by default, required in production"
+        base = str(self.public_url).rstrip("/")
+        return f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
+
+    def one_time_tokens(self) -> OneTimeTokens:
+        return OneTimeTokens(self.one_time_key.get_secret_value())
 
     def key_ring(self) -> KeyRing:
         key = self.paseto_key.get_secret_value()

@@ -167,3 +167,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def get_engine(request: Request) -> Engine:
+    """The app's engine, for work that outlives the request's session (a background task opens its own)."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -14,6 +14,7 @@ security_log = logging.getLogger(f"{APP_LOGGER}.security")
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 _PLAIN_VALUE = re.compile(r"[\w.:@/+-]+")  # anything else is quoted, so a value cannot forge a field
+_LINK_TOKEN = re.compile(r"((?:^|[?&])token=)[^&\s]*")
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,13 +32,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class RedactLinkTokens(logging.Filter):
+    """uvicorn's access log writes each request's URL: the token of a one-time link (`?token=`) is cut out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, str) and "token=" in arg for arg in record.args):
+            record.args = tuple(_LINK_TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args)
+        return True
+
+
 def configure_logging(level: str, log_format: str) -> None:
-    """Give the app's loggers their handler. Called by every create_app: the last call wins."""
+    """Give the app's loggers their handler, and uvicorn's access log its redaction. Called by every create_app."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(_TEXT_FORMAT))
     logger = logging.getLogger(APP_LOGGER)
     logger.handlers = [handler]
     logger.setLevel(level)
+    access_log = logging.getLogger("uvicorn.access")
+    access_log.filters = [f for f in access_log.filters if not isinstance(f, RedactLinkTokens)] + [RedactLinkTokens()]
 
 
 def _text(value: object) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, exc
 from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 
+from .account.router import router as account_router
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
@@ -25,6 +26,7 @@ from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, d
 from .errors import document_refusals, error, refusals
 from .housekeeping import keep_tidy
 from .logs import configure_logging
+from .mail import Mailer
 from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
 from .users.exceptions import UserError
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.revoked_families = revoked
+    app.state.mailer = Mailer(settings)
     paseto_config.denylist_loader = revoked  # refuses tokens of logged-out sessions, from memory
     bind_config(app, paseto_config)
 
@@ -159,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ready"}
 
     app.include_router(auth_router)
+    app.include_router(account_router)
     app.include_router(users_router)
     app.include_router(web_router)
     app.include_router(web_forms)

@@ -15,6 +15,7 @@ from ..logs import security_event
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
 from ..users import service as users_service
+from ..users.exceptions import UserError
 from ..users.models import User
 from .exceptions import TokenReusedError
 from .models import TokenFamily
@@ -33,8 +34,11 @@ def _digest(token: str) -> str:
 
 
 def log_in(session: Session, settings: Settings, auth: AuthPASETO, username: str, password: str, client: str) -> IssuedTokens:
-    """Check the password (throttled), then start a session."""
+    """Check the password (throttled), then start a session; with REQUIRE_VERIFIED_EMAIL, only for a verified address."""
     user = users_service.check_password(session, settings, username, password, client)
+    if settings.require_verified_email and user.email_verified_at is None:
+        session.commit()  # the password was right: the attempt is given back, as for any success
+        raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
     return start_session(session, auth, user, client)
 
 

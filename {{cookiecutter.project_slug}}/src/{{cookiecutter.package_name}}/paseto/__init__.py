@@ -4,5 +4,6 @@ from .auth import AuthPASETO, bind_config
 from .config import PasetoConfig
 from .exceptions import AuthPASETOException
 from .keys import KeyRing, generate_key, public_paserk
+from .one_time import OneTimeTokens
 
-__all__ = ["AuthPASETO", "AuthPASETOException", "KeyRing", "PasetoConfig", "bind_config", "generate_key", "public_paserk"]
+__all__ = ["AuthPASETO", "AuthPASETOException", "KeyRing", "OneTimeTokens", "PasetoConfig", "bind_config", "generate_key", "public_paserk"]

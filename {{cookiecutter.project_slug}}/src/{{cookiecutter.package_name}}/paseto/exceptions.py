@@ -5,16 +5,19 @@ from typing import ClassVar
 __all__ = [
     "AuthPASETOException",
     "CSRFError",
+    "ExpiredLinkError",
     "ExpiredTokenError",
     "FreshTokenRequired",
     "InvalidClaimsError",
     "InvalidHeaderError",
+    "InvalidLinkError",
     "InvalidTokenError",
     "MissingTokenError",
     "NotYetValidError",
     "RevokedTokenError",
     "UnknownKeyError",
     "UnsupportedTokenError",
+    "UsedLinkError",
     "WrongTokenTypeError",
 ]
 
@@ -99,3 +102,23 @@ class CSRFError(AuthPASETOException):
     status_code = 403
     code = "csrf_failed"
     default_message = "CSRF token missing or incorrect"
+
+
+class InvalidLinkError(AuthPASETOException):
+    """A one-time token (a link sent by mail) that is not one: malformed, tampered, foreign or of another purpose."""
+
+    status_code = 400
+    code = "link_invalid"
+    default_message = "This link is not valid"
+
+
+class ExpiredLinkError(InvalidLinkError):
+    code = "link_expired"
+    default_message = "This link has expired; ask for a new one"
+
+
+class UsedLinkError(InvalidLinkError):
+    """The token is valid, but what it was for has been done (or undone) since: it is spent."""
+
+    code = "link_used"
+    default_message = "This link has been used already"

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..errors import refuses
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
+from .exceptions import UserError
 from .models import User
 from .service import get_active
 
@@ -112,3 +113,14 @@ def get_fresh_user(request: Request, claims: FreshClaims) -> User:
 # The account behind the token, read from the database: inactive or deleted users are refused at once.
 CurrentUser = Annotated[User, Depends(get_current_user)]
 FreshUser = Annotated[User, Depends(get_fresh_user)]
+
+
+@refuses(403)
+async def get_verified_user(user: CurrentUser) -> User:
+    if user.email_verified_at is None:
+        raise UserError(403, "email_unverified", "This needs a verified e-mail address")
+    return user
+
+
+# The same, for an account whose address is verified: others get 403 email_unverified.
+VerifiedUser = Annotated[User, Depends(get_verified_user)]

@@ -12,6 +12,7 @@ class User(SQLModel, table=True):
     # Stored in its canonical form (Unicode NFKC, case-folded: users/schemas.py), so unique means unique.
     username: str = Field(unique=True, index=True, max_length=64)
     email: str | None = Field(default=None, unique=True, max_length=254)  # stored lower-case
+    email_verified_at: datetime | None = None  # when the owner proved they read mail at `email`
     hashed_password: str
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow)

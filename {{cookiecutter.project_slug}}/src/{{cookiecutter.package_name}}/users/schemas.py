@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 from pydantic_core import PydanticCustomError
 
+from .models import User
+
 # The canonical form of a username: what is stored, compared and put in tokens.
 _USERNAME = re.compile(r"[a-z0-9_.-]{3,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -68,5 +70,19 @@ class UserPublic(BaseModel):
     id: int
     username: str
     email: str | None
+    email_verified: bool
     is_active: bool
     created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> "UserPublic":
+        assert user.id is not None
+        verified = user.email_verified_at is not None
+        return cls(
+            id=user.id,
+            username=user.username,
+            email=user.email,
+            email_verified=verified,
+            is_active=user.is_active,
+            created_at=user.created_at,
+        )

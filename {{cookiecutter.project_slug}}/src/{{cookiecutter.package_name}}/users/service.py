@@ -26,16 +26,24 @@ def get_by_username(session: Session, username: str) -> User | None:
     return session.exec(select(User).where(User.username == normalize_username(username))).first()
 
 
+def get_by_email(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.lower())).first()
+
+
 def get_active(session: Session, username: str) -> User | None:
     """The account, if it exists and may log in."""
     user = get_by_username(session, username)
     return user if user is not None and user.is_active else None
 
 
-def create_user(session: Session, settings: Settings, username: str, password: str, email: str | None = None) -> User:
+def create_user(
+    session: Session, settings: Settings, username: str, password: str, email: str | None = None, *, email_verified: bool = False
+) -> User:
     """A new account, or 409. The password is hashed first, so a taken name costs as long as a new one."""
     check_password_rules(settings, password)
-    user = User(username=normalize_username(username), email=email and email.lower(), hashed_password=hasher_for(settings).hash(password))
+    hashed = hasher_for(settings).hash(password)
+    verified_at = utcnow() if email and email_verified else None
+    user = User(username=normalize_username(username), email=email and email.lower(), email_verified_at=verified_at, hashed_password=hashed)
     session.add(user)
     try:
         session.commit()
@@ -82,6 +90,18 @@ def set_password(session: Session, settings: Settings, user: User, password: str
     user.updated_at = utcnow()
     session.add(user)
     session.commit()
+
+
+def replace_password(session: Session, settings: Settings, user: User, password: str, hashed_before: str) -> bool:
+    """Set a new password only if the stored hash is still `hashed_before`: of two racing uses of one
+    reset link, one wins. Returns whether it did; not committed."""
+    check_password_rules(settings, password)
+    hashed = hasher_for(settings).hash(password)
+    replace = update(User).where(col(User.id) == user.id, col(User.hashed_password) == hashed_before)
+    if session.exec(replace.values(hashed_password=hashed, updated_at=utcnow())).rowcount != 1:
+        return False
+    user.hashed_password = hashed
+    return True
 
 
 def set_active(session: Session, user: User, active: bool) -> None:

@@ -10,6 +10,7 @@ A password is checked only while every limit that applies has attempts left:
   go through at most one per second. That slows a botnet down and never locks the owner out for
   longer than a second (OWASP ASVS 5.0 section 6.3, NIST SP 800-63B section 5.2.2).
 - `register:` registrations from one client address: every attempt counts, success or not.
+- `mail:` mails of one kind to one account: at most one per interval (`once_per`).
 
 An attempt is *reserved* before the password is checked, by one statement per limit that refuses it
 while the key is blocked, so concurrent guesses cannot slip past the count. A failed check keeps its
@@ -124,6 +125,33 @@ def release(session: Session, reservation: Reservation) -> None:
             .where(row)
             .values(failures=case((col(LoginThrottle.failures) > 0, col(LoginThrottle.failures) - 1), else_=0), blocked_until=lifted)
         )
+
+
+def once_per(session: Session, key: str, seconds: int) -> int | None:
+    """Let something happen at most once per `seconds` for this key: None if it may now (and the key
+    waits from now on), else the seconds left to wait. Not committed."""
+    now = utcnow()
+    until = now + timedelta(seconds=seconds)
+    insert = _UPSERTS[session.get_bind().dialect.name](LoginThrottle).values(
+        key=key, failures=1, window_started_at=now, blocked_until=until
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[_THROTTLE.key],
+        set_={"blocked_until": until, "window_started_at": now},
+        where=or_(_THROTTLE.blocked_until.is_(None), _THROTTLE.blocked_until <= now),
+    ).returning(_THROTTLE.key)
+    if session.exec(upsert).scalar_one_or_none() is None:
+        return _retry_after(session, [key], now)
+    return None
+
+
+def forget_account(session: Session, account: str) -> None:
+    """Lift every guessing limit on an account (its owner has just proved who they are). Not committed."""
+    session.exec(
+        delete(LoginThrottle).where(
+            or_(col(LoginThrottle.key) == f"account:{account}", col(LoginThrottle.key).startswith(f"pair:{account}|", autoescape=True))
+        )
+    )
 
 
 def purge_expired(session: Session, window_seconds: int) -> int:

@@ -13,20 +13,26 @@ The refresh cookie is sent only to paths under /refresh: the forms that need it 
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session
 
+from ..account import service as account_service
+from ..account.router import RESET_MAIL_ON_ITS_WAY
 from ..auth import service as auth_service
 from ..auth.dependencies import RevokedDep
 from ..auth.schemas import Credentials
-from ..database import SessionDep
+from ..database import EngineDep, SessionDep
+from ..mail import MailerDep
 from ..paseto import AuthPASETO, AuthPASETOException
-from ..paseto.exceptions import CSRFError, RevokedTokenError
+from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..users import service as users_service
 from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer
 from ..users.exceptions import UserError
-from .router import render
+from ..users.models import User
+from ..users.schemas import Email
+from .router import DASHBOARD_NOTICES, render
 
 Field = Annotated[str, Form()]
 
@@ -58,6 +64,15 @@ def redirect(location: str, auth: AuthPASETO | None = None, tokens: auth_service
 
 def to_dashboard(notice: str) -> Response:
     return redirect(f"/?notice={notice}")
+
+
+def _signed_in(session: Session, auth: AuthPASETO, csrf: str, fresh: bool = False) -> User:
+    """The active account behind the access cookie, with the form's CSRF value checked (what CurrentUser is to the API)."""
+    auth.paseto_required(fresh=fresh, csrf_token=csrf)
+    user = users_service.get_active(session, (auth.get_token_payload() or {})["sub"])
+    if user is None:
+        raise RevokedTokenError()
+    return user
 
 
 @router.post("/login/form")
@@ -149,13 +164,120 @@ def change_password(
 ) -> Response:
     """The dashboard's password form; a refreshed session is asked for its password first (fresh-only)."""
     try:
-        auth.paseto_required(fresh=True, csrf_token=csrf)
+        user = _signed_in(session, auth, csrf, fresh=True)
         claims = auth.get_token_payload() or {}
-        user = users_service.get_active(session, claims["sub"])
-        if user is None:
-            raise RevokedTokenError()
         passwords = {"current_password": current_password, "new_password": new_password}
         auth_service.change_password(session, settings, revoked, user, claims["fam"], client, **passwords)
     except (AuthPASETOException, UserError) as refused:
         return to_dashboard(refused.code)
     return to_dashboard("password_changed")
+
+
+# -- a forgotten password, a verified address ------------------------------------------------------------
+
+
+@router.post("/password/forgot/form")
+def forgot_password(
+    request: Request,
+    session: SessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    client: ClientAddress,
+    email: Field = "",
+) -> Response:
+    """The same page for every address: the look-up and the mail happen after the answer."""
+    try:
+        address = TypeAdapter(Email).validate_python(email)
+    except ValidationError:
+        return render(request, "forgot.html", settings, 422, error="That does not look like an e-mail address.", email=email)
+    if not mailer.available:
+        return render(request, "forgot.html", settings, 503, error=DASHBOARD_NOTICES["mail_unavailable"], email=email)
+    try:
+        account_service.limit_mail_requests(session, settings, client)
+    except AuthPASETOException as refused:
+        page = render(request, "forgot.html", settings, refused.status_code, error=refused.message, email=email)
+        page.headers.update(refused.headers)
+        return page
+    background.add_task(account_service.send_reset_link, engine, settings, mailer, address, client)
+    return render(request, "forgot.html", settings, sent=RESET_MAIL_ON_ITS_WAY)
+
+
+@router.post("/password/reset/form")
+def reset_password(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    revoked: RevokedDep,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    client: ClientAddress,
+    token: Field = "",
+    new_password: Field = "",
+) -> Response:
+    try:
+        user = account_service.reset_password(session, settings, revoked, token, new_password, client)
+    except InvalidLinkError as refused:
+        return render(request, "reset.html", settings, refused.status_code, error=refused.message, ask_again=True)
+    except UserError as refused:  # the password's rules: the link is still good, try again
+        return render(
+            request,
+            "reset.html",
+            settings,
+            refused.status_code,
+            error=refused.message,
+            token=token,
+            min_length=settings.password_min_length,
+        )
+    background.add_task(account_service.send_password_changed, settings, mailer, user)
+    response = redirect("/login?reason=password_reset")
+    return response
+
+
+@router.post("/email/verify/form")
+def verify_email(request: Request, session: SessionDep, settings: SettingsDep, client: ClientAddress, token: Field = "") -> Response:
+    try:
+        user = account_service.verify_email(session, settings, token, client)
+    except (InvalidLinkError, UserError) as refused:
+        return render(request, "verify.html", settings, refused.status_code, error=refused.message)
+    return render(request, "verify.html", settings, verified=user.email)
+
+
+@router.post("/email/verify/resend/form")
+def resend_verification(
+    session: SessionDep, settings: SettingsDep, auth: Authorize, mailer: MailerDep, background: BackgroundTasks, csrf: Field = ""
+) -> Response:
+    try:
+        user = _signed_in(session, auth, csrf)
+        if not mailer.available:
+            return to_dashboard("mail_unavailable")
+        address = account_service.resend_verification(session, settings, user)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    background.add_task(account_service.send_verification, settings, mailer, user, address)
+    return to_dashboard("verification_sent")
+
+
+@router.post("/users/me/email/form")
+def change_email(
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    email: Field = "",
+    csrf: Field = "",
+) -> Response:
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        address = TypeAdapter(Email).validate_python(email)
+        if not mailer.available:
+            return to_dashboard("mail_unavailable")
+        account_service.allow_verification_mail(session, settings, user)
+    except ValidationError:
+        return to_dashboard("validation_error")
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    background.add_task(account_service.send_email_change, settings, mailer, user, address)
+    return to_dashboard("email_change_sent")

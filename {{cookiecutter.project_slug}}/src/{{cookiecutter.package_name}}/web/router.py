@@ -19,6 +19,7 @@ from ..auth import service as auth_service
 from ..config import Settings
 from ..database import SessionDep
 from ..paseto import AuthPASETOException, PasetoConfig
+from ..users import service as users_service
 from ..users.dependencies import Authorize, SettingsDep
 from .markdown import render_markdown
 
@@ -46,11 +47,18 @@ LOGIN_REASONS = {
     "session_ended": "Your session has ended. Please log in again.",
     "revoked": "You have been logged out (this session was ended elsewhere).",
     "reused": "A refresh token of your session was used twice, so the whole session was ended in case it was stolen. Please log in again.",
+    "password_reset": "Your new password is set, and every session of your account has ended. Log in with it.",
 }
 DASHBOARD_NOTICES = {
     "password_changed": "Password changed. Your other sessions were logged out.",
-    "fresh_token_required": "Changing your password needs your password again: your session was refreshed since you logged in.",
-    "reauthenticated": "Password confirmed: you can change your password now.",
+    "fresh_token_required": "This needs your password again: your session was refreshed since you logged in.",
+    "reauthenticated": "Password confirmed: your session is fresh again, go ahead.",
+    "verification_sent": "A new verification link is on its way to your address.",
+    "email_change_sent": "A link to verify the new address is on its way to it; your address changes once it is used.",
+    "email_verified": "Your address is verified already.",
+    "no_email": "Your account has no e-mail address yet: give one below.",
+    "validation_error": "That does not look like an e-mail address.",
+    "mail_unavailable": "This service sends no mail; ask its operator.",
     "invalid_credentials": "That password is not right.",
     "too_many_attempts": "Too many attempts; please wait a little and try again.",
     "password_too_short": "The new password is too short.",
@@ -87,17 +95,37 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
             return render(request, "dashboard.html", settings, expired=True, refresh_csrf=refresh_csrf)
         return RedirectResponse(LOGIN_AFTER.get(refused.code, "/login?reason=session_ended"), status_code=303)
     claims = auth.get_token_payload() or {}
+    account = users_service.get_active(session, claims["sub"])
+    if account is None:
+        return RedirectResponse("/login?reason=revoked", status_code=303)
     return render(
         request,
         "dashboard.html",
         settings,
         session=auth_service.describe_session(session, claims),
+        account=account,
         access_csrf=claims["csrf"],
         refresh_csrf=refresh_csrf,
         notice=DASHBOARD_NOTICES.get(notice or ""),
         notice_code=notice if notice in DASHBOARD_NOTICES else None,
         guide_url="/guide" if _guide_available(settings) else None,
     )
+
+
+@router.get("/password/forgot", response_class=HTMLResponse)
+async def forgot_password_page(request: Request, settings: SettingsDep) -> Response:
+    return render(request, "forgot.html", settings)
+
+
+@router.get("/password/reset", response_class=HTMLResponse)
+async def reset_password_page(request: Request, settings: SettingsDep, token: str = "") -> Response:
+    """The page a reset link opens; the token goes on in the form (the access log never shows it: logs.py)."""
+    return render(request, "reset.html", settings, token=token, min_length=settings.password_min_length)
+
+
+@router.get("/email/verify", response_class=HTMLResponse)
+async def verify_email_page(request: Request, settings: SettingsDep, token: str = "") -> Response:
+    return render(request, "verify.html", settings, token=token)
 
 
 def _guide_available(settings: Settings) -> bool:
