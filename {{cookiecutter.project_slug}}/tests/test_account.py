@@ -151,7 +151,7 @@ def forged(client: TestClient, kind: str) -> str:
     settings = settings_of(client)
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         alice = session.exec(select(User).where(User.username == "alice")).one()
-    tokens = settings.one_time_tokens()
+    tokens = settings.purpose_tokens()
     claims = {"sub": str(alice.id), "pwd": "x"}
     if kind == "expired":
         return tokens.issue(RESET, claims, timedelta(seconds=-1))

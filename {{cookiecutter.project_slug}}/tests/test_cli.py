@@ -29,7 +29,7 @@ def write_env(folder: Path, database_url: str, **extra: str) -> Path:
     values = {
         "PASETO_PURPOSE": PURPOSE,
         "PASETO_KEY": generate_key(PURPOSE),
-        "ONE_TIME_KEY": generate_key("local"),
+        "PURPOSE_KEY": generate_key("local"),
         "PUBLIC_URL": "https://app.example.com",
         "MAIL_BACKEND": "none",
         "DATABASE_URL": database_url,
@@ -198,7 +198,7 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest
     assert capsys.readouterr().err.startswith(f"error: {ENV_PREFIX}ACCESS_TOKEN_MINUTES:")
 
 
-@pytest.mark.parametrize("setting", ["paseto_key", "one_time_key"])
+@pytest.mark.parametrize("setting", ["paseto_key", "purpose_key"])
 def test_bad_key_setting_names_the_setting(setting: str) -> None:
     with pytest.raises(ValueError, match=setting.upper()):
         make_settings("sqlite://", **{setting: "k4.local.short"})

@@ -122,7 +122,7 @@ def test_the_openapi_page_is_off_in_production_and_pinned_when_on(make_client: C
 
 
 def keys_of(settings: Settings) -> dict[str, Any]:
-    return {"paseto_purpose": settings.paseto_purpose, "paseto_key": settings.paseto_key, "one_time_key": settings.one_time_key}
+    return {"paseto_purpose": settings.paseto_purpose, "paseto_key": settings.paseto_key, "purpose_key": settings.purpose_key}
 
 
 def test_production_defaults_close_registration_and_docs(settings: Settings) -> None:

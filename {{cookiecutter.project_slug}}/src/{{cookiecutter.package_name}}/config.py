@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .paseto import KeyRing, OneTimeTokens, PasetoConfig, public_paserk
+from .paseto import KeyRing, PasetoConfig, PurposeTokens, public_paserk
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
@@ -93,8 +93,8 @@ class Settings(DatabaseSettings):
     # Links in mails (password reset, address verification) start with this, never with the request's
     # Host header, which anyone can set. Required in production.
     public_url: AnyHttpUrl | None = None
-    # The k4.local key of one-time tokens (the links' tokens), apart from the session tokens' key.
-    one_time_key: SecretStr
+    # The k4.local key of purpose tokens (the links' one-time tokens, the device tokens), apart from the session tokens' key.
+    purpose_key: SecretStr
     password_reset_minutes: float = Field(default=30, gt=0, le=24 * 60)
     email_verification_hours: float = Field(default=48, gt=0, le=30 * 24)
     # At most one mail of each kind (reset, verification) per account this often; asking again is quietly ignored.
@@ -126,9 +126,9 @@ class Settings(DatabaseSettings):
     def _check_keys(self) -> "Settings":
         self.key_ring()  # fail at start-up, naming the setting, not at the first login
         try:
-            OneTimeTokens(self.one_time_key.get_secret_value())
+            PurposeTokens(self.purpose_key.get_secret_value())
         except ValueError as exc:
-            raise ValueError(f"{ENV_PREFIX}ONE_TIME_KEY: {exc}") from None
+            raise ValueError(f"{ENV_PREFIX}PURPOSE_KEY: {exc}") from None
         return self
 
     @model_validator(mode="after")
@@ -145,8 +145,8 @@ class Settings(DatabaseSettings):
         base = str(self.public_url).rstrip("/")
         return f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
 
-    def one_time_tokens(self) -> OneTimeTokens:
-        return OneTimeTokens(self.one_time_key.get_secret_value())
+    def purpose_tokens(self) -> PurposeTokens:
+        return PurposeTokens(self.purpose_key.get_secret_value())
 
     def key_ring(self) -> KeyRing:
         key = self.paseto_key.get_secret_value()

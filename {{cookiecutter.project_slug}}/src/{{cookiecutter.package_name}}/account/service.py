@@ -1,6 +1,6 @@
 """An account's life beyond logging in: registration, a forgotten password, a verified address.
 
-Links in mails carry one-time tokens (paseto/one_time.py), each bound to its purpose. None is
+Links in mails carry one-time tokens (paseto/purpose.py), each bound to its purpose. None is
 stored, yet each works once, because it binds to what its use changes: a reset token to a
 fingerprint of the password hash it was issued against (the reset changes the hash), a verification
 token to the address it verifies and the address the account had when it was issued.
@@ -86,7 +86,7 @@ def send_reset_link(engine: Engine, settings: Settings, mailer: Mailer, email: s
         logger.warning("no reset mail sent (the database is unavailable): %s", type(error).__name__)
         return
     claims = {"sub": str(user.id), "pwd": _fingerprint(user.hashed_password)}
-    token = settings.one_time_tokens().issue(RESET, claims, timedelta(minutes=settings.password_reset_minutes))
+    token = settings.purpose_tokens().issue(RESET, claims, timedelta(minutes=settings.password_reset_minutes))
     security_event("password_reset_requested", user=user.username, client=client)
     link = settings.link("/password/reset", token=token)
     minutes = int(settings.password_reset_minutes)
@@ -95,7 +95,7 @@ def send_reset_link(engine: Engine, settings: Settings, mailer: Mailer, email: s
 
 def reset_password(session: Session, settings: Settings, revoked: RevokedFamilies, token: str, password: str, client: str) -> User:
     """Set the password a reset link was sent for: every session ends, the guessing limits lift."""
-    claims = settings.one_time_tokens().read(RESET, token)
+    claims = settings.purpose_tokens().read(RESET, token)
     user = _owner(session, claims)
     hashed_before = user.hashed_password
     if claims.get("pwd") != _fingerprint(hashed_before):
@@ -123,7 +123,7 @@ def send_password_changed(settings: Settings, mailer: Mailer, user: User) -> Non
 def send_verification(settings: Settings, mailer: Mailer, user: User, address: str) -> None:
     """Mail `address` a link that makes it the account's verified address (bound to the account's address now)."""
     claims = {"sub": str(user.id), "email": address, "from": user.email or ""}
-    token = settings.one_time_tokens().issue(VERIFY, claims, timedelta(hours=settings.email_verification_hours))
+    token = settings.purpose_tokens().issue(VERIFY, claims, timedelta(hours=settings.email_verification_hours))
     link = settings.link("/email/verify", token=token)
     hours = int(settings.email_verification_hours)
     mailer.send(
@@ -133,7 +133,7 @@ def send_verification(settings: Settings, mailer: Mailer, user: User, address: s
 
 def verify_email(session: Session, settings: Settings, token: str, client: str) -> User:
     """The address in the link becomes the account's, verified; 409 if another account took it meanwhile."""
-    claims = settings.one_time_tokens().read(VERIFY, token)
+    claims = settings.purpose_tokens().read(VERIFY, token)
     user = _owner(session, claims)
     address, before = claims.get("email"), claims.get("from")
     if not isinstance(address, str) or not isinstance(before, str):

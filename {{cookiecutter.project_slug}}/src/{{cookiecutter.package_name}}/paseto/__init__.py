@@ -4,6 +4,6 @@ from .auth import AuthPASETO, bind_config
 from .config import PasetoConfig
 from .exceptions import AuthPASETOException
 from .keys import KeyRing, generate_key, public_paserk
-from .one_time import OneTimeTokens
+from .purpose import PurposeTokens
 
-__all__ = ["AuthPASETO", "AuthPASETOException", "KeyRing", "OneTimeTokens", "PasetoConfig", "bind_config", "generate_key", "public_paserk"]
+__all__ = ["AuthPASETO", "AuthPASETOException", "KeyRing", "PasetoConfig", "PurposeTokens", "bind_config", "generate_key", "public_paserk"]

@@ -1,14 +1,15 @@
-"""One-time tokens: the short-lived PASETO v4.local tokens in links sent by mail (a password reset, an
-address to verify). Always `local` (encrypted), whatever the purpose of the session tokens: what they
-carry is for this app's eyes only.
+"""Purpose tokens: PASETO v4.local tokens the app gives out for one job each, beside the session tokens:
+the one-time tokens in links sent by mail (a password reset, an address to verify) and the device
+tokens of clients that logged in before. Always `local` (encrypted), whatever the session tokens'
+purpose: what they carry is for this app's eyes only.
 
 A token is bound to its purpose by PASETO v4's implicit assertion: the purpose is authenticated with
 the token but not carried in it, so a token made for one purpose fails to decrypt for any other (and
-the access and refresh tokens, made with none, fail as one-time tokens and the reverse). No claim has
-to be remembered to be checked: the check is the decryption.
+the access and refresh tokens, made with none and another key, fail as purpose tokens and the
+reverse). No claim has to be remembered to be checked: the check is the decryption.
 
-Single use needs no storage when the token binds to what its use changes (the app does that: a
-fingerprint of the password hash for a reset); the token itself only expires.
+A one-time token needs no storage to be single-use when it binds to what its use changes (the app
+does that: a fingerprint of the password hash for a reset); the token itself only expires.
 """
 
 import json
@@ -23,13 +24,13 @@ import pyseto
 from .exceptions import ExpiredLinkError, InvalidLinkError
 from .keys import load_paserk
 
-__all__ = ["OneTimeTokens"]
+__all__ = ["PurposeTokens"]
 
 _HEADER = "v4.local."
 _MAX_LENGTH = 2048
 
 
-class OneTimeTokens:
+class PurposeTokens:
     def __init__(self, paserk: str) -> None:
         self._key = load_paserk(paserk, ["k4.local."])
 
