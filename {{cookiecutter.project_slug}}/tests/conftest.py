@@ -13,6 +13,7 @@ only); tests/test_migrations.py proves the migrations make the same ones.
 import os
 {% endif -%}
 import socket
+import sys
 import threading
 import time
 {% if cookiecutter.database == "postgresql" -%}
@@ -21,22 +22,28 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
 {%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
 {%- endif %}
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import Any, Self, TypeVar
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine{% if cookiecutter.database == "postgresql" %}, text
 from sqlalchemy.engine import make_url{% endif %}
 from sqlmodel import Session
 
+from {{ cookiecutter.package_name }} import database
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.database import table_metadata
 from {{ cookiecutter.package_name }}.main import create_app
+from {{ cookiecutter.package_name }}.paseto import cache as token_cache
 from {{ cookiecutter.package_name }}.paseto import generate_key
+from {{ cookiecutter.package_name }}.paseto import tokens as token_checks
 from {{ cookiecutter.package_name }}.paseto.keys import Purpose
 from {{ cookiecutter.package_name }}.users import service as users_service
 
@@ -81,6 +88,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "database_url": database_url,
         "paseto_purpose": PURPOSE,
         "paseto_key": generate_key(PURPOSE),
+        "purpose_key": generate_key("local"),
+        "public_url": "http://testserver",
+        "mail_backend": "memory",  # kept in app.state.mailer.outbox; tests/test_mail.py sends through a real SMTP server
         "cookie_secure": False,  # TestClient talks plain http to "testserver"
         "trusted_hosts": ["testserver", "127.0.0.1", "localhost"],
         "registration_open": True,
@@ -127,6 +137,7 @@ def create_tables(database_url: str) -> None:
 class LiveServer:
     url: str
     settings: Settings
+    app: FastAPI
     username: str = "alice"
     password: str = PASSWORD
 
@@ -146,7 +157,7 @@ def serve(settings: Settings) -> Iterator[LiveServer]:
     host, port = sock.getsockname()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("uvicorn did not start; see the captured log above", pytrace=False)
@@ -154,7 +165,7 @@ def serve(settings: Settings) -> Iterator[LiveServer]:
     with Session(app.state.engine) as session:
         users_service.create_user(session, settings, "alice", PASSWORD, "alice@example.com")
     try:
-        yield LiveServer(url=f"http://{host}:{port}", settings=settings)
+        yield LiveServer(url=f"http://{host}:{port}", settings=settings, app=app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -211,3 +222,104 @@ def bearer(token: str) -> dict[str, str]:
 def tokens(client: TestClient, user: dict[str, str]) -> dict[str, str]:
     """A fresh access token and a refresh token of a logged-in user."""
     return login(client)
+
+
+# -- A clock the test moves -------------------------------------------------------------------------
+_REAL_UTCNOW = database.utcnow
+# The modules that must follow the clock for the tests that use it to mean anything.
+_CLOCKED_MODULES = {f"{database.__package__}.{name}" for name in ("users.throttle", "auth.service", "auth.revocation")}
+
+
+class Clock:
+    """The app's wall clock, frozen for one test: time stands still until the test moves it.
+
+    What reads this clock instead of the real one:
+    - `utcnow()`, in every module of the app that imports it (found, not listed): the throttle's waits
+      and windows, a session's expiry and refresh grace period, revocation times and the revocation
+      set's memory;
+    - the token clock (`datetime.now` and `time.time` in paseto/tokens.py, `time.time` in
+      paseto/cache.py): a token's `iat`/`nbf`/`exp` and its expiry check.
+
+    So a test about time passing moves the clock past a bound (`clock.move(seconds=...)`) instead of
+    sleeping, and a wait the app sets cannot run out before the test looks at it, however slow the
+    machine: real time passing changes nothing. The clock starts at the real time, so it agrees with
+    times written before the test froze it; times a test writes itself should come from `clock.now()`
+    (a `utcnow` imported into a test module is the real one). Frozen means two readings between moves are equal:
+    code that counts on time passing between them (a `>` against its previous reading) sees none pass.
+
+    Not moved: `time.monotonic()`, which times the revocation set's staleness, the beat of its
+    background read and the database's hung-query guard: those keep real time unless a test calls
+    `clock.freeze_monotonic_in(module)`. Nor the creation times models fill in themselves
+    (`default_factory=utcnow` holds the real function); nothing here decides on them.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self._now = _REAL_UTCNOW()
+        self._monotonic = time.monotonic()
+        self._time_module = _ClockTime(self)
+        package = f"{database.__package__}."
+        loaded = list(sys.modules.items())
+        clocked = {name for name, module in loaded if name.startswith(package) and getattr(module, "utcnow", None) is _REAL_UTCNOW}
+        assert clocked >= _CLOCKED_MODULES, f"these modules no longer read utcnow(): {_CLOCKED_MODULES - clocked}"
+        for name in clocked:
+            monkeypatch.setattr(sys.modules[name], "utcnow", self.now)
+        monkeypatch.setattr(token_checks, "datetime", _clock_datetime(self))
+        monkeypatch.setattr(token_checks, "time", self._time_module)
+        monkeypatch.setattr(token_cache, "time", self._time_module)
+
+    def now(self) -> datetime:
+        """The app's current time (UTC), what `utcnow()` returns."""
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._monotonic
+
+    def move(self, *, seconds: float) -> None:
+        """Let this much time pass, at once (forward only)."""
+        assert seconds >= 0, "the clock only moves forward"
+        self._now += timedelta(seconds=seconds)
+        self._monotonic += seconds
+
+    def freeze_monotonic_in(self, module: ModuleType) -> None:
+        """Let `time.monotonic()` (and `time.time()`) as this module sees them read the clock too.
+
+        For a module that compares monotonic readings, such as auth/revocation.py (the staleness of the
+        revoked set). Call it before the app starts, so that the first read is timed on this clock.
+        A loop there that sleeps until a monotonic deadline sleeps longer each round while the clock
+        stands still: give such a loop an interval longer than the test.
+        """
+        self._monkeypatch.setattr(module, "time", self._time_module)
+
+
+class _ClockTime:
+    """The `time` module as a module under the clock sees it: `time()` and `monotonic()` read the clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def time(self) -> float:
+        return self._clock.now().timestamp()
+
+    def monotonic(self) -> float:
+        return self._clock.monotonic()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)  # the module (the method of that name is not in scope here)
+
+
+def _clock_datetime(clock: Clock) -> type[datetime]:
+    """`datetime` whose `now()` reads the clock."""
+
+    class ClockDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Self:
+            return cls.fromtimestamp(clock.now().timestamp(), tz)
+
+    return ClockDatetime
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The app's wall clock, frozen at the real time until the test moves it (see Clock)."""
+    return Clock(monkeypatch)

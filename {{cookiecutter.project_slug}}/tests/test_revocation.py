@@ -1,25 +1,25 @@
 """The in-memory set of revoked sessions: read incrementally, bounded in memory, failing closed when stale."""
 
-import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from {{ cookiecutter.package_name }}.auth import revocation
 from {{ cookiecutter.package_name }}.auth.models import TokenFamily
 from {{ cookiecutter.package_name }}.auth.revocation import OVERLAP, RevokedFamilies
 from {{ cookiecutter.package_name }}.database import DatabaseUnavailable, make_engine, utcnow
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PASSWORD, bearer, create_tables, make_settings
+from .conftest import PASSWORD, Clock, bearer, create_tables, make_settings
 
 
-def add_families(engine: Engine, count: int, revoked_ago: timedelta | None, prefix: str) -> list[str]:
+def add_families(engine: Engine, count: int, revoked_ago: timedelta | None, prefix: str, now: datetime | None = None) -> list[str]:
     ids = [f"{prefix}{n:08d}" for n in range(count)]
-    now = utcnow()
+    now = now or utcnow()
     with Session(engine) as session:
         for family_id in ids:
             revoked_at = now - revoked_ago if revoked_ago is not None else None
@@ -67,32 +67,42 @@ def test_each_read_after_the_first_reads_only_newer_revocations(engine: Engine) 
     assert all(revoked.is_revoked(family) for family in newer)
 
 
-def test_families_leave_memory_once_their_access_tokens_have_expired(engine: Engine) -> None:
-    add_families(engine, 10, revoked_ago=timedelta(seconds=0), prefix="fam")
-    revoked = revoked_families(engine, access_minutes=0.01, overlap=timedelta(0))  # access tokens live 0.6 s
+def test_families_leave_memory_once_their_access_tokens_have_expired(engine: Engine, clock: Clock) -> None:
+    add_families(engine, 10, revoked_ago=timedelta(seconds=0), prefix="fam", now=clock.now())
+    revoked = revoked_families(engine, access_minutes=1, overlap=timedelta(0))  # access tokens live a minute
     revoked.sync()
     assert revoked.size == 10
-    time.sleep(0.7)
+    clock.move(seconds=59)
+    revoked.sync()
+    assert revoked.size == 10  # their access tokens may still be alive
+    clock.move(seconds=2)
     revoked.sync()
     assert revoked.size == 0
 
 
-def test_checks_fail_closed_when_the_set_is_too_old(engine: Engine) -> None:
-    revoked = revoked_families(engine, max_staleness=0.2)
+def test_checks_fail_closed_when_the_set_is_too_old(engine: Engine, clock: Clock) -> None:
+    clock.freeze_monotonic_in(revocation)  # the set's age is timed on time.monotonic()
+    revoked = revoked_families(engine, max_staleness=60)
     with pytest.raises(DatabaseUnavailable):
         revoked.is_revoked("any")  # never read: nothing is known
     revoked.sync()
     assert not revoked.is_revoked("any")
-    time.sleep(0.25)
+    clock.move(seconds=59)
+    assert not revoked.is_revoked("any")  # not yet too old
+    clock.move(seconds=2)
     with pytest.raises(DatabaseUnavailable):
         revoked.is_revoked("any")
 
 
-def test_token_routes_answer_503_when_revocations_cannot_be_read(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
-    client = make_client(revocation_max_staleness_seconds=1.0, revocation_sync_seconds=30)  # the background read waits 30 s
+def test_token_routes_answer_503_when_revocations_cannot_be_read(
+    make_client: Callable[..., TestClient], user: dict[str, str], clock: Clock
+) -> None:
+    clock.freeze_monotonic_in(revocation)  # before the app starts: its first read is timed on the clock
+    # After its first read, the background read waits an hour: the set only ages, as when the database is down.
+    client = make_client(revocation_max_staleness_seconds=60, revocation_sync_seconds=3600)
     login = client.post("/login", json={"username": "alice", "password": "correct horse battery staple"}).json()
     assert client.get("/protected", headers=bearer(login["access_token"])).status_code == 200
-    time.sleep(1.05)
+    clock.move(seconds=61)
     refused = client.get("/protected", headers=bearer(login["access_token"]))
     assert (refused.status_code, refused.json()["code"], refused.headers["Retry-After"]) == (503, "database_unavailable", "5")
     assert client.get("/health").status_code == 200
