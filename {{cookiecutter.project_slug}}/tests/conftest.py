@@ -100,6 +100,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "password_hash_memory_kib": 1024,
         "password_hash_time_cost": 1,
         "password_hash_parallelism": 1,
+        # Many tests log in at once from one address: the hashing bounds have tests of their own.
+        "password_hash_concurrency": 64,
+        "password_hash_per_address": 64,
     }
     return Settings(_env_file=None, **{**values, **overrides})
 

@@ -144,6 +144,19 @@ def test_set_password_and_activation_recover_an_account(env_file: Path, capsys: 
     assert "no user 'nobody'" in capsys.readouterr().err
 
 
+def test_administrators_are_made_and_unmade_from_the_command_line(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["create-user", "root", "--password", "long enough password", "--email", "root@example.com", "--admin"]) == 0
+    assert main(["create-user", "dave", "--password", "long enough password"]) == 0
+    assert main(["set-admin", "dave"]) == 0
+    assert main(["set-admin", "root", "--remove"]) == 0
+    assert "'root' is no longer an administrator" in capsys.readouterr().out
+    with Session(make_engine(settings_of(env_file))) as session:
+        root, dave = users_service.get_by_username(session, "root"), users_service.get_by_username(session, "dave")
+        assert root is not None and dave is not None
+        assert (root.is_admin, dave.is_admin) == (False, True)
+        assert root.email_verified_at is not None  # an address the operator typed counts as verified
+
+
 def test_purge_reports_what_it_deleted(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["purge"]) == 0
     assert "purged 0 expired session(s) and 0 old guessing count(s)" in capsys.readouterr().out

@@ -23,7 +23,9 @@ def add_families(engine: Engine, count: int, revoked_ago: timedelta | None, pref
     with Session(engine) as session:
         for family_id in ids:
             revoked_at = now - revoked_ago if revoked_ago is not None else None
-            session.add(TokenFamily(id=family_id, user_id=1, current_token_hash="0" * 64, expires_at=now, revoked_at=revoked_at))
+            session.add(
+                TokenFamily(id=family_id, user_id=1, current_token_hash="0" * 64, expires_at=now, ends_at=now, revoked_at=revoked_at)
+            )
         session.commit()
     return ids
 

@@ -4,6 +4,7 @@ The app's clock is frozen for every test here (the `clock` fixture): a wait the 
 the test moves the clock past it, however slow the machine.
 """
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.users import service as users_service
+from {{ cookiecutter.package_name }}.users.passwords import hasher_for
 
 from .conftest import PASSWORD, Clock, all_at_once, login
 
@@ -131,3 +133,87 @@ def test_registrations_from_one_address_are_limited(make_client: Callable[..., T
     assert statuses == [201, 201, 201, 429]
     other = from_address(client, "203.0.113.50")
     assert other.post("/register", json={"username": "new9", "password": PASSWORD}).status_code == 201
+
+
+# -- known devices (OWASP's device cookies), address groups, hashing bounds ------------------------------
+
+
+def test_a_known_device_logs_in_while_a_botnet_holds_the_account_back(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(login_account_free_failures=3)
+    device = client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["device_token"]
+    for n in range(3):  # many addresses, each guessing once: the account-wide limit is reached
+        assert attempt(from_address(client, f"198.51.100.{n}")) == 401
+    stranger = from_address(client, "203.0.113.7")
+    assert attempt(stranger, "alice", PASSWORD) == 429  # a new device waits its second, like the botnet
+    owner = from_address(client, "203.0.113.8")
+    known = owner.post("/login", json={"username": "alice", "password": PASSWORD, "device_token": device})
+    assert known.status_code == 200, known.text  # the owner's device is not queued behind the botnet
+    assert known.json()["device_token"]
+
+
+def test_a_device_token_is_worth_nothing_for_another_account_or_once_tampered(
+    make_client: Callable[..., TestClient], user: dict[str, str]
+) -> None:
+    client = make_client(login_account_free_failures=1)
+    client.post("/register", json={"username": "mallory", "password": PASSWORD})
+    mallorys = client.post("/login", json={"username": "mallory", "password": PASSWORD}).json()["device_token"]
+    assert attempt(from_address(client, "198.51.100.1")) == 401
+    for token in (mallorys, mallorys[:-4] + "AAAA", "junk"):
+        answer = from_address(client, "203.0.113.9").post("/login", json={"username": "alice", "password": PASSWORD, "device_token": token})
+        assert answer.status_code == 429, token  # treated as a new device: the account-wide limit applies
+
+
+def test_a_known_device_that_keeps_failing_waits_too(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(login_device_free_failures=2, login_free_failures=100, login_address_free_failures=100)
+    device = client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["device_token"]
+    guesses = [
+        from_address(client, f"198.51.100.{n}").post("/login", json={"username": "alice", "password": "x" * 8, "device_token": device})
+        for n in range(3)
+    ]
+    assert [guess.status_code for guess in guesses] == [401, 401, 429]  # a stolen device token buys two guesses
+
+
+def test_a_browser_keeps_its_device_token_for_the_login_routes_only(client: TestClient, user: dict[str, str]) -> None:
+    response = client.post("/login/browser", json={"username": "alice", "password": PASSWORD})
+    cookie = next(header for header in response.headers.get_list("set-cookie") if header.startswith("device_token="))
+    assert "Path=/login" in cookie and "HttpOnly" in cookie and "Max-Age=" in cookie
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "shared"), [("2001:db8:1:2::1", "2001:db8:1:2::ffff", True), ("2001:db8:1:2::1", "2001:db8:1:3::1", False)]
+)
+def test_ipv6_addresses_are_counted_by_their_64(
+    make_client: Callable[..., TestClient], user: dict[str, str], first: str, second: str, shared: bool
+) -> None:
+    client = make_client(login_free_failures=2)
+    assert [attempt(from_address(client, first)) for _ in range(2)] == [401, 401]
+    assert attempt(from_address(client, second), "alice", PASSWORD) == (429 if shared else 200)
+
+
+def test_hashing_is_bounded_per_address_and_per_worker(
+    make_client: Callable[..., TestClient], user: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(password_hash_concurrency=2, password_hash_per_address=1)
+    hasher = hasher_for(client.app.state.settings)  # type: ignore[attr-defined]
+    hashing, release = threading.Semaphore(0), threading.Event()
+    verify = hasher.verify
+
+    def slow_verify(password: str, hashed: str | None) -> tuple[bool, str | None]:
+        hashing.release()
+        release.wait(60)
+        return verify(password, hashed)
+
+    monkeypatch.setattr(hasher, "verify", slow_verify)
+    here, there, elsewhere = client, from_address(client, "198.51.100.1"), from_address(client, "198.51.100.2")
+    first = threading.Thread(target=attempt, args=(here,))
+    second = threading.Thread(target=attempt, args=(there,))
+    first.start()
+    assert hashing.acquire(timeout=60)
+    assert attempt(here, "alice", PASSWORD) == 429  # this address hashes already: refused at once, not queued
+    second.start()
+    assert hashing.acquire(timeout=60)
+    assert attempt(elsewhere, "alice", PASSWORD) == 429  # the worker hashes as much as it may: refused at once
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert attempt(elsewhere, "alice", PASSWORD) == 200

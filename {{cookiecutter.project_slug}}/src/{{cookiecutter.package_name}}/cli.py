@@ -122,6 +122,8 @@ def create_user(args: argparse.Namespace) -> int:
         password = _password(args)
         # An address the operator typed counts as verified.
         user = users_service.create_user(session, settings, username, password, email, email_verified=True)
+        if args.admin:
+            users_service.set_admin(session, user, True)
     print(f"created user {user.username!r}" + (f" with password: {password}" if args.random_password else ""))
     return 0
 
@@ -137,6 +139,16 @@ def set_password(args: argparse.Namespace) -> int:
         ended = auth_service.revoke_user_sessions(session, None, user.id, reason="password_reset")
     shown = f" to: {password}" if args.random_password else ""
     print(f"password of {user.username!r} set{shown}; {ended} session(s) ended")
+    return 0
+
+
+def set_admin(args: argparse.Namespace) -> int:
+    """Make a user an administrator, or (--remove) no longer one: it takes effect at their next request."""
+    settings = Settings()
+    with _session(settings) as session:
+        user = _user(session, args.username)
+        users_service.set_admin(session, user, not args.remove)
+    print(f"{user.username!r} is {'no longer ' if args.remove else ''}an administrator")
     return 0
 
 
@@ -254,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("username")
     create.add_argument("--email")
     create.add_argument("--exist-ok", action="store_true", help="succeed without change if the user exists")
+    create.add_argument("--admin", action="store_true", help="make the user an administrator")
     _password_options(create)
     reset = add("set-password", set_password, "Set a user's password and end all their sessions.")
     reset.add_argument("username")
@@ -265,6 +278,9 @@ def parser() -> argparse.ArgumentParser:
         toggle = add(name, set_active, help_text)
         toggle.add_argument("username")
         toggle.set_defaults(active=active)
+    admin = add("set-admin", set_admin, "Make a user an administrator (or, with --remove, no longer one).")
+    admin.add_argument("username")
+    admin.add_argument("--remove", action="store_true", help="take the role away")
     generate = add("generate-key", generate_key_command, "Print a new PASERK key for .env.")
     generate.add_argument("--purpose", choices=["local", "public"], default="{{ cookiecutter.paseto_purpose }}")
     rotate = add("rotate-keys", rotate_keys, "Generate a new signing key in .env; keep the old one for verifying.")

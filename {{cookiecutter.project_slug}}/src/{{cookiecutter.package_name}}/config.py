@@ -3,6 +3,7 @@
 Each field is the variable `{{ cookiecutter.package_name | upper }}_<FIELD>`; `.env.example` documents them all.
 """
 
+import os
 from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -44,7 +45,10 @@ class Settings(DatabaseSettings):
     paseto_issuer: str | None = None
     paseto_audience: str | None = None
     access_token_minutes: float = Field(default=15, gt=0)
+    # A session (refresh-token family) ends when unused for REFRESH_TOKEN_DAYS, and at the latest
+    # SESSION_MAX_DAYS after its login, however often it refreshes.
     refresh_token_days: float = Field(default=14, gt=0)
+    session_max_days: float = Field(default=30, gt=0)
     token_leeway_seconds: int = Field(default=0, ge=0)
 
     # Where tokens are read from: API clients send headers, browsers cookies (with a CSRF header).
@@ -66,11 +70,19 @@ class Settings(DatabaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_parallelism: int = Field(default=4, ge=1)
     registration_open: bool = False  # development default: true
+    # Hashing bounds (argon2 takes memory and CPU): hashes at once per worker process, and per client
+    # address; past either, 429 at once, without hashing.
+    password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+    password_hash_per_address: int = Field(default=2, ge=1)
 
     # Guessing limits, counted in the database so every instance sees them (users/throttle.py explains).
     login_free_failures: int = Field(default=5, ge=1)  # one client address guessing one account
     login_address_free_failures: int = Field(default=100, ge=1)  # one client address, any accounts
     login_account_free_failures: int = Field(default=50, ge=1)  # one account, any addresses: slows, never locks
+    # A client that logged in before holds a device token that exempts it from the account-wide limit;
+    # it may fail this often before it counts as a stranger again (OWASP's device cookies).
+    device_token_days: float = Field(default=180, gt=0)
+    login_device_free_failures: int = Field(default=10, ge=1)
     login_max_lockout_seconds: int = Field(default=900, ge=1)
     login_failure_window_seconds: int = Field(default=3600, ge=1)
     registration_free_attempts: int = Field(default=5, ge=1)  # registrations per client address and window

@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 
 from .account.router import router as account_router
+from .admin.router import router as admin_router
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(account_router)
     app.include_router(users_router)
+    app.include_router(admin_router)
     app.include_router(web_router)
     app.include_router(web_forms)
     app.mount("/static", static_files, name="static")

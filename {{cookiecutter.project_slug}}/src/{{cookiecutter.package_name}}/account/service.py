@@ -54,7 +54,7 @@ def register(session: Session, settings: Settings, username: str, password: str,
         raise UserError(403, "registration_closed", "Registration is closed")
     throttle.reserve(session, throttle.registration_limits(settings, client), settings.login_failure_window_seconds)
     session.commit()
-    user = users_service.create_user(session, settings, username, password, email)
+    user = users_service.create_user(session, settings, username, password, email, client=client)
     security_event("user_registered", user=user.username, client=client)
     return user
 
@@ -64,7 +64,8 @@ def register(session: Session, settings: Settings, username: str, password: str,
 
 def limit_mail_requests(session: Session, settings: Settings, client: str) -> None:
     """Count a request for a mail against its client address (429 past the limit); the same for every address asked about."""
-    limits = [throttle.Limit(f"mail-request:{client}", settings.mail_request_free_attempts, settings.login_max_lockout_seconds)]
+    key = f"mail-request:{throttle.address_group(client)}"
+    limits = [throttle.Limit(key, settings.mail_request_free_attempts, settings.login_max_lockout_seconds)]
     throttle.reserve(session, limits, settings.login_failure_window_seconds)
     session.commit()
 
@@ -100,7 +101,7 @@ def reset_password(session: Session, settings: Settings, revoked: RevokedFamilie
     hashed_before = user.hashed_password
     if claims.get("pwd") != _fingerprint(hashed_before):
         raise UsedLinkError()  # the password changed since the link was sent: by this link, or otherwise
-    if not users_service.replace_password(session, settings, user, password, hashed_before):
+    if not users_service.replace_password(session, settings, user, password, hashed_before, client):
         session.rollback()
         raise UsedLinkError()  # another use of the same link came first
     throttle.forget_account(session, user.username)

@@ -8,3 +8,10 @@ class TokenReusedError(InvalidTokenError):
 
     code = "token_reused"
     default_message = "Refresh token was already used; the session has been revoked"
+
+
+class SessionExpiredError(InvalidTokenError):
+    """The session has lived SESSION_MAX_DAYS: however often it refreshed, it ends. Log in again."""
+
+    code = "session_expired"
+    default_message = "The session has reached its maximum age; log in again"

@@ -21,6 +21,12 @@ class TokenFamily(SQLModel, table=True):
     previous_token_hash: str | None = Field(default=None, max_length=64)
     rotated_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Two bounds: the idle one moves with each refresh (expires_at); the absolute one never does (ends_at).
     expires_at: datetime = Field(index=True)
+    ends_at: datetime
+    # The device, as of its last login or refresh: what the owner sees in their list of sessions.
+    last_used_at: datetime = Field(default_factory=utcnow)
+    client_address: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=200)
     revoked_at: datetime | None = Field(default=None, index=True)
     revoked_reason: str | None = Field(default=None, max_length=32)

@@ -11,13 +11,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Response, status
 
-from ..database import SessionDep
+from ..database import SessionDep, as_utc
 from ..errors import refusals
 from ..paseto import AuthPASETO
-from ..users.dependencies import AccessClaims, Authorize, ClientAddress, CurrentUser, FreshClaims, FreshUser, SettingsDep, TokenIssuer
+from ..users.dependencies import (
+    AccessClaims,
+    Authorize,
+    ClientAddress,
+    CurrentUser,
+    FreshClaims,
+    FreshUser,
+    SettingsDep,
+    TokenIssuer,
+    UserAgent,
+)
 from . import service
-from .dependencies import RevokedDep
-from .schemas import AccessToken, Credentials, PasswordChange, PasswordCheck, SessionView, TokenPair
+from .dependencies import DeviceCookie, RevokedDep, remember_device
+from .schemas import AccessToken, Credentials, LoginTokens, PasswordChange, PasswordCheck, SessionInfo, SessionView, TokenPair
 
 router = APIRouter(tags=["auth"])
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
@@ -35,29 +45,53 @@ def token_pair(auth: AuthPASETO, tokens: service.IssuedTokens) -> TokenPair:
     )
 
 
+def login_tokens(auth: AuthPASETO, tokens: service.IssuedTokens) -> LoginTokens:
+    assert tokens.device_token is not None
+    return LoginTokens(**token_pair(auth, tokens).model_dump(), device_token=tokens.device_token)
+
+
 # -- 1. login ---------------------------------------------------------------------------------------
 
 
 @router.post("/login", responses=LOGIN_REFUSALS)
-def login(body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress) -> TokenPair:
-    """Check the password; return a fresh access token and a refresh token."""
-    return token_pair(auth, service.log_in(session, settings, auth, body.username, body.password, client))
+def login(
+    body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress, agent: UserAgent
+) -> LoginTokens:
+    """Check the password; return a fresh access token, a refresh token and this client's device token."""
+    tokens = service.log_in(session, settings, auth, body.username, body.password, client, user_agent=agent, device_token=body.device_token)
+    return login_tokens(auth, tokens)
 
 
 @router.post("/login/token", responses=LOGIN_REFUSALS)
 def login_form(
-    form: Annotated[Credentials, Form()], session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress
-) -> TokenPair:
+    form: Annotated[Credentials, Form()],
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    agent: UserAgent,
+) -> LoginTokens:
     """The same login as an OAuth2 password form, so the OpenAPI page's Authorize button works."""
-    return token_pair(auth, service.log_in(session, settings, auth, form.username, form.password, client))
+    tokens = service.log_in(session, settings, auth, form.username, form.password, client, user_agent=agent, device_token=form.device_token)
+    return login_tokens(auth, tokens)
 
 
 @router.post("/login/browser", responses=LOGIN_REFUSALS, **NO_CONTENT)
-def login_browser(body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress) -> None:
-    """Browser login: the tokens go into HttpOnly cookies, never into the page."""
-    tokens = service.log_in(session, settings, auth, body.username, body.password, client)
+def login_browser(
+    body: Credentials,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    agent: UserAgent,
+    device: DeviceCookie,
+    response: Response,
+) -> None:
+    """Browser login: the tokens go into HttpOnly cookies, never into the page (the device token too)."""
+    tokens = service.log_in(session, settings, auth, body.username, body.password, client, user_agent=agent, device_token=device)
     auth.set_access_cookies(tokens.access_token)
     auth.set_refresh_cookies(tokens.refresh_token or "")
+    remember_device(response, settings, tokens.device_token or "")
 
 
 # -- 2. protected routes ------------------------------------------------------------------------------
@@ -81,12 +115,12 @@ def read_session(claims: AccessClaims, session: SessionDep) -> SessionView:
 
 @router.post("/refresh", response_model=None)
 def refresh(
-    session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress
+    session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, agent: UserAgent
 ) -> TokenPair | Response:
     """Spend a refresh token: a new non-fresh access token and a new refresh token. Reuse revokes the session."""
     auth.paseto_required(refresh_token=True)
     claims = auth.get_token_payload() or {}
-    tokens = service.rotate(session, auth, revoked, claims, client, settings.refresh_grace_seconds)
+    tokens = service.rotate(session, auth, revoked, claims, client, user_agent=agent, grace_seconds=settings.refresh_grace_seconds)
     if auth.token_source == "cookies":
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         auth.set_access_cookies(tokens.access_token, response)
@@ -147,3 +181,47 @@ def logout_everywhere(user: CurrentUser, session: SessionDep, auth: Authorize, r
     """Revoke every session of this user, on every device."""
     service.log_out_everywhere(session, revoked, user, client)
     auth.unset_paseto_cookies()
+
+
+# -- 6. sessions: the user's devices, and revocation with what a client still holds ------------------------
+
+
+@router.get("/sessions")
+def list_sessions(user: CurrentUser, claims: AccessClaims, session: SessionDep) -> list[SessionInfo]:
+    """The caller's live sessions (a login on one device each), the one used last first."""
+    assert user.id is not None
+    return [
+        SessionInfo(
+            id=family.id,
+            started_at=as_utc(family.created_at),
+            last_used_at=as_utc(family.last_used_at),
+            client_address=family.client_address,
+            user_agent=family.user_agent,
+            expires_at=as_utc(min(family.expires_at, family.ends_at)),
+            current=family.id == claims["fam"],
+        )
+        for family in service.live_sessions(session, user.id)
+    ]
+
+
+@router.delete("/sessions/{family_id}", responses=refusals(404), **NO_CONTENT)
+def end_session(family_id: str, user: CurrentUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> None:
+    """End one of the caller's sessions: its device is logged out (every instance refuses it within the revocation bound)."""
+    service.end_session(session, revoked, user, family_id, client)
+
+
+@router.post("/revoke", response_class=Response, responses={200: {"description": "Revoked, or there was nothing to revoke"}})
+def revoke(
+    token: Annotated[str, Form(max_length=4096)],
+    session: SessionDep,
+    auth: TokenIssuer,
+    revoked: RevokedDep,
+    client: ClientAddress,
+    token_type_hint: Annotated[str | None, Form(max_length=32)] = None,  # RFC 7009's field; the token says its type itself
+) -> Response:
+    """Token revocation (RFC 7009): end the session of a refresh (or access) token. 200 whether or not the token was valid.
+
+    A client whose access token has expired logs out with the refresh token it still holds.
+    """
+    service.revoke_token(session, auth, revoked, token, client)
+    return Response(status_code=status.HTTP_200_OK)

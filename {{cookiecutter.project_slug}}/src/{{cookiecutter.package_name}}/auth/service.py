@@ -2,22 +2,23 @@
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from ..config import Settings
 from ..database import as_utc, utcnow
 from ..logs import security_event
-from ..paseto import AuthPASETO
+from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
+from ..paseto.tokens import decode_token
 from ..users import service as users_service
 from ..users.exceptions import UserError
 from ..users.models import User
-from .exceptions import TokenReusedError
+from .exceptions import SessionExpiredError, TokenReusedError
 from .models import TokenFamily
 from .revocation import RevokedFamilies
 from .schemas import SessionView
@@ -27,57 +28,106 @@ from .schemas import SessionView
 class IssuedTokens:
     access_token: str
     refresh_token: str | None = None  # None when only the access token is renewed (fresh login)
+    device_token: str | None = None  # after a password check: this client is a known device from now on
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def log_in(session: Session, settings: Settings, auth: AuthPASETO, username: str, password: str, client: str) -> IssuedTokens:
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def log_in(
+    session: Session,
+    settings: Settings,
+    auth: AuthPASETO,
+    username: str,
+    password: str,
+    client: str,
+    *,
+    user_agent: str = "",
+    device_token: str | None = None,
+) -> IssuedTokens:
     """Check the password (throttled), then start a session; with REQUIRE_VERIFIED_EMAIL, only for a verified address."""
-    user = users_service.check_password(session, settings, username, password, client)
+    user = users_service.check_password(session, settings, username, password, client, device_token)
     if settings.require_verified_email and user.email_verified_at is None:
         session.commit()  # the password was right: the attempt is given back, as for any success
         raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
-    return start_session(session, auth, user, client)
+    tokens = start_session(session, settings, auth, user, client, user_agent)
+    return replace(tokens, device_token=users_service.issue_device_token(settings, user.username))
 
 
-def start_session(session: Session, auth: AuthPASETO, user: User, client: str) -> IssuedTokens:
-    """Login: a new family, a fresh access token and its first refresh token. Commits the session."""
+def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: User, client: str, user_agent: str = "") -> IssuedTokens:
+    """Login: a new family, a fresh access token and its first refresh token. Commits the session.
+
+    The family ends when unused for the refresh lifetime, or SESSION_MAX_DAYS after now, whichever
+    comes first; refresh tokens carry that absolute end (`end`), so none outlives it.
+    """
     assert user.id is not None
-    family_id = uuid.uuid4().hex
-    refresh_token = auth.create_refresh_token(subject=user.username, user_claims={"fam": family_id})
+    family_id, now = uuid.uuid4().hex, utcnow()
+    ends_at = now + timedelta(days=settings.session_max_days)
+    expires_at = min(now + auth.config.refresh_token_expires, ends_at)
+    claims = {"fam": family_id, "end": _iso(ends_at)}
+    refresh_token = auth.create_refresh_token(subject=user.username, expires_time=expires_at - now, user_claims=claims)
     access_token = auth.create_access_token(subject=user.username, fresh=True, user_claims={"fam": family_id})
-    expires_at = utcnow() + auth.config.refresh_token_expires
-    session.add(TokenFamily(id=family_id, user_id=user.id, current_token_hash=_digest(refresh_token), expires_at=expires_at))
+    family = TokenFamily(
+        id=family_id,
+        user_id=user.id,
+        current_token_hash=_digest(refresh_token),
+        created_at=now,
+        expires_at=expires_at,
+        ends_at=ends_at,
+        last_used_at=now,
+        client_address=client,
+        user_agent=user_agent,
+    )
+    session.add(family)
     session.commit()
     security_event("login", user=user.username, family=family_id, client=client)
     return IssuedTokens(access_token, refresh_token)
 
 
 def rotate(
-    session: Session, auth: AuthPASETO, revoked: RevokedFamilies, claims: dict[str, Any], client: str, grace_seconds: float = 0
+    session: Session,
+    auth: AuthPASETO,
+    revoked: RevokedFamilies,
+    claims: dict[str, Any],
+    client: str,
+    *,
+    user_agent: str = "",
+    grace_seconds: float = 0,
 ) -> IssuedTokens:
-    """Refresh: spend the presented refresh token for a new pair. A spent token revokes its family."""
+    """Refresh: spend the presented refresh token for a new pair. A spent token revokes its family.
+
+    The new refresh token expires after the refresh lifetime, but never past the session's absolute end.
+    """
     family_id, presented = claims["fam"], _digest(auth.get_encoded_token() or "")
-    refresh_token = auth.create_refresh_token(subject=claims["sub"], user_claims={"fam": family_id})
     now = utcnow()
+    ends_at = _ends_at(claims, now + auth.config.refresh_token_expires)
+    expires_at = min(now + auth.config.refresh_token_expires, ends_at)
+    if expires_at <= now:
+        raise SessionExpiredError()
+    refresh_token = auth.create_refresh_token(
+        subject=claims["sub"], expires_time=expires_at - now, user_claims={"fam": family_id, "end": _iso(ends_at)}
+    )
     family = col(TokenFamily.id) == family_id
-    live = col(TokenFamily.revoked_at).is_(None)
-    renewed = {"current_token_hash": _digest(refresh_token), "rotated_at": now, "expires_at": now + auth.config.refresh_token_expires}
+    live = (col(TokenFamily.revoked_at).is_(None), col(TokenFamily.ends_at) > now)
+    renewed = {"current_token_hash": _digest(refresh_token), "last_used_at": now, "client_address": client, "user_agent": user_agent}
     # Compare-and-swap: of two requests racing with the same token, exactly one matches.
-    spend = update(TokenFamily).where(family, live, col(TokenFamily.current_token_hash) == presented)
-    swapped = session.exec(spend.values(previous_token_hash=presented, **renewed)).rowcount == 1
+    spend = update(TokenFamily).where(family, *live, col(TokenFamily.current_token_hash) == presented)
+    swapped = session.exec(spend.values(previous_token_hash=presented, rotated_at=now, expires_at=expires_at, **renewed)).rowcount == 1
     if not swapped and grace_seconds:
         # A retry of the refresh just made (its answer was lost): replace that answer's tokens. The window
         # stays counted from that refresh (rotated_at is kept), so retries cannot stretch it.
         retry = update(TokenFamily).where(
             family,
-            live,
+            *live,
             col(TokenFamily.previous_token_hash) == presented,
             col(TokenFamily.rotated_at) > now - timedelta(seconds=grace_seconds),
         )
-        swapped = session.exec(retry.values(current_token_hash=renewed["current_token_hash"])).rowcount == 1
+        swapped = session.exec(retry.values(**renewed)).rowcount == 1
     if swapped:
         session.commit()
         security_event("refresh", user=claims["sub"], family=family_id, client=client)
@@ -87,15 +137,28 @@ def rotate(
     row = session.get(TokenFamily, family_id)
     if row is None or row.revoked_at is not None:
         raise RevokedTokenError()
+    if as_utc(row.ends_at) <= now:
+        raise SessionExpiredError()
     revoke_families(session, revoked, [family_id], reason="reuse")
     security_event("refresh_token_reused", warning=True, user=claims["sub"], family=family_id, client=client)
     raise TokenReusedError()
 
 
+def _ends_at(claims: dict[str, Any], fallback: datetime) -> datetime:
+    """The session's absolute end, as its refresh token carries it."""
+    try:
+        return datetime.fromisoformat(claims["end"])
+    except (KeyError, TypeError, ValueError):
+        return fallback
+
+
 def require_live_session(session: Session, family_id: str) -> None:
     """Only a session that has not ended (logged out, or past its refresh token's lifetime) may go on."""
     live = select(TokenFamily.id).where(
-        col(TokenFamily.id) == family_id, col(TokenFamily.revoked_at).is_(None), col(TokenFamily.expires_at) > utcnow()
+        col(TokenFamily.id) == family_id,
+        col(TokenFamily.revoked_at).is_(None),
+        col(TokenFamily.expires_at) > utcnow(),
+        col(TokenFamily.ends_at) > utcnow(),
     )
     if session.exec(live).first() is None:
         raise RevokedTokenError()
@@ -138,7 +201,7 @@ def change_password(
     users_service.check_password_rules(settings, new_password)
     users_service.check_password(session, settings, user.username, current_password, client)
     session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
-    users_service.set_password(session, settings, user, new_password)
+    users_service.set_password(session, settings, user, new_password, client)
     assert user.id is not None
     ended = revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=family_id)
     security_event("password_changed", user=user.username, family=family_id, client=client, sessions_ended=ended)
@@ -177,8 +240,43 @@ def revoke_user_sessions(session: Session, revoked: RevokedFamilies | None, user
     return len(families)
 
 
+def live_sessions(session: Session, user_id: int) -> list[TokenFamily]:
+    """The user's sessions that may still refresh, the one used last first."""
+    now = utcnow()
+    query = select(TokenFamily).where(
+        col(TokenFamily.user_id) == user_id,
+        col(TokenFamily.revoked_at).is_(None),
+        col(TokenFamily.expires_at) > now,
+        col(TokenFamily.ends_at) > now,
+    )
+    return list(session.exec(query.order_by(col(TokenFamily.last_used_at).desc(), col(TokenFamily.id))))
+
+
+def end_session(session: Session, revoked: RevokedFamilies, user: User, family_id: str, client: str) -> None:
+    """End one of the user's sessions (a device); 404 for any id that is not a live session of theirs."""
+    assert user.id is not None
+    if not any(family.id == family_id for family in live_sessions(session, user.id)):
+        raise UserError(404, "not_found", "No such session")
+    revoke_families(session, revoked, [family_id], reason="ended")
+    security_event("session_ended", user=user.username, family=family_id, client=client)
+
+
+def revoke_token(session: Session, auth: AuthPASETO, revoked: RevokedFamilies, token: str, client: str) -> None:
+    """RFC 7009: end the session a token (refresh or access) belongs to. Nothing happens, and nothing is
+    said, for a token that is not valid: the answer is the same either way."""
+    try:
+        claims = decode_token(auth.config, token)
+    except AuthPASETOException:
+        return
+    family_id = claims.get("fam")
+    if isinstance(family_id, str):
+        revoke_families(session, revoked, [family_id], reason="revoked")
+        security_event("token_revoked", user=claims["sub"], family=family_id, client=client)
+
+
 def purge_expired(session: Session, access_token_lifetime: timedelta) -> int:
     """Delete families whose last refresh token, and every access token, has expired; returns how many."""
-    result = session.exec(delete(TokenFamily).where(col(TokenFamily.expires_at) < utcnow() - access_token_lifetime))
+    ended = utcnow() - access_token_lifetime
+    result = session.exec(delete(TokenFamily).where(or_(col(TokenFamily.expires_at) < ended, col(TokenFamily.ends_at) < ended)))
     session.commit()
     return result.rowcount

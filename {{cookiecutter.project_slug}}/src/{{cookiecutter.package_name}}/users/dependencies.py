@@ -50,6 +50,14 @@ async def get_client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
+async def get_user_agent(request: Request) -> str:
+    """The client's User-Agent, printable and bounded: it is shown to the user in their list of sessions."""
+    return "".join(character for character in request.headers.get("user-agent", "") if character.isprintable())[:200]
+
+
+UserAgent = Annotated[str, Depends(get_user_agent)]
+
+
 async def get_token_issuer(request: Request, response: Response) -> AuthPASETO:
     return AuthPASETO(request, response)
 
@@ -124,3 +132,25 @@ async def get_verified_user(user: CurrentUser) -> User:
 
 # The same, for an account whose address is verified: others get 403 email_unverified.
 VerifiedUser = Annotated[User, Depends(get_verified_user)]
+
+
+def _admin(user: User) -> User:
+    if not user.is_admin:
+        raise UserError(403, "admin_required", "This needs an administrator")
+    return user
+
+
+@refuses(403)
+async def get_admin_user(user: CurrentUser) -> User:
+    return _admin(user)
+
+
+@refuses(403)
+async def get_fresh_admin_user(user: FreshUser) -> User:
+    return _admin(user)
+
+
+# An administrator, read from the database on every request (CurrentUser): a demotion takes effect at once,
+# where a role in the token would last as long as the token. For changes: a fresh token too.
+AdminUser = Annotated[User, Depends(get_admin_user)]
+FreshAdminUser = Annotated[User, Depends(get_fresh_admin_user)]

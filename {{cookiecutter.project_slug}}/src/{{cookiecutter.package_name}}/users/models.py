@@ -15,6 +15,7 @@ class User(SQLModel, table=True):
     email_verified_at: datetime | None = None  # when the owner proved they read mail at `email`
     hashed_password: str
     is_active: bool = True
+    is_admin: bool = False  # read from here on every admin request, never from a token: a demotion takes effect at once
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

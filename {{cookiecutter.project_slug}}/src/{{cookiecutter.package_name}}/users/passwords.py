@@ -1,14 +1,52 @@
-"""Password hashing: argon2id for new hashes; bcrypt still verifies old ones, and both are upgraded on login."""
+"""Password hashing: argon2id for new hashes; bcrypt still verifies old ones, and both are upgraded on login.
 
+Each argon2id hash takes 64 MiB and a core for about 100 ms, so the work one process takes on is bounded
+(`HashingGate`): a flood of logins, even of wrong ones, is refused at once instead of queueing threads
+and memory.
+"""
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 
 from passlib.context import CryptContext
 
 from ..config import Settings
+from .exceptions import TooManyAttemptsError
+
+
+class HashingGate:
+    """At most `total` hashes at once in this process, and `per_address` for one client address (group).
+
+    Past either: TooManyAttemptsError (429) at once, without hashing. Waiting would only pile up threads
+    (each holding a hash's memory) behind the ones already working.
+    """
+
+    def __init__(self, total: int, per_address: int) -> None:
+        self._per_address = per_address
+        self._free = threading.BoundedSemaphore(total)
+        self._lock = threading.Lock()
+        self._busy: dict[str, int] = {}
+
+    @contextmanager
+    def slot(self, address: str) -> Iterator[None]:
+        with self._lock:
+            if self._busy.get(address, 0) >= self._per_address or not self._free.acquire(blocking=False):
+                raise TooManyAttemptsError(1)
+            self._busy[address] = self._busy.get(address, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy[address] -= 1
+                if not self._busy[address]:
+                    del self._busy[address]
+                self._free.release()
 
 
 class PasswordHasher:
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, gate: HashingGate) -> None:
         self.context = CryptContext(
             schemes=["argon2", "bcrypt"],
             deprecated="auto",  # a hash of another scheme, or of other argon2 parameters, is rehashed on login
@@ -17,6 +55,7 @@ class PasswordHasher:
             argon2__time_cost=time_cost,
             argon2__parallelism=parallelism,
         )
+        self.gate = gate
         # Verified when the username is unknown, so that a missing account costs as long as a wrong password.
         self._dummy_hash = self.context.hash("not a real password")
 
@@ -35,12 +74,22 @@ class PasswordHasher:
             return False, None
         return bool(matches), new_hash
 
+    def gated(self, client: str | None) -> AbstractContextManager[None]:
+        """The gate's slot for a request's client (its address group), or none for the command line."""
+        return self.gate.slot(client) if client is not None else nullcontext()
+
 
 @cache
-def _hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHasher:
-    return PasswordHasher(memory_kib, time_cost, parallelism)
+def _hasher(memory_kib: int, time_cost: int, parallelism: int, total: int, per_address: int) -> PasswordHasher:
+    return PasswordHasher(memory_kib, time_cost, parallelism, HashingGate(total, per_address))
 
 
 def hasher_for(settings: Settings) -> PasswordHasher:
-    """The hasher for these settings' argon2 parameters (built once per set of parameters)."""
-    return _hasher(settings.password_hash_memory_kib, settings.password_hash_time_cost, settings.password_hash_parallelism)
+    """The hasher (and its gate) for these settings, built once per process and set of parameters."""
+    return _hasher(
+        settings.password_hash_memory_kib,
+        settings.password_hash_time_cost,
+        settings.password_hash_parallelism,
+        settings.password_hash_concurrency,
+        settings.password_hash_per_address,
+    )

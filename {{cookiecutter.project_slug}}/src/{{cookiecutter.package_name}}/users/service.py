@@ -1,5 +1,8 @@
 """Accounts: creating them, checking their passwords (throttled), changing them."""
 
+import uuid
+from datetime import timedelta
+
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -7,6 +10,7 @@ from sqlmodel import Session, col, select
 from ..config import Settings
 from ..database import utcnow
 from ..logs import security_event
+from ..paseto import AuthPASETOException
 from . import throttle
 from .exceptions import InvalidCredentialsError, UserError
 from .models import User
@@ -36,12 +40,26 @@ def get_active(session: Session, username: str) -> User | None:
     return user if user is not None and user.is_active else None
 
 
+def _hash(settings: Settings, password: str, client: str | None) -> str:
+    """A new hash; for a request's `client`, within the hashing bounds (429 past them)."""
+    hasher = hasher_for(settings)
+    with hasher.gated(throttle.address_group(client) if client is not None else None):
+        return hasher.hash(password)
+
+
 def create_user(
-    session: Session, settings: Settings, username: str, password: str, email: str | None = None, *, email_verified: bool = False
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    email: str | None = None,
+    *,
+    email_verified: bool = False,
+    client: str | None = None,
 ) -> User:
     """A new account, or 409. The password is hashed first, so a taken name costs as long as a new one."""
     check_password_rules(settings, password)
-    hashed = hasher_for(settings).hash(password)
+    hashed = _hash(settings, password, client)
     verified_at = utcnow() if email and email_verified else None
     user = User(username=normalize_username(username), email=email and email.lower(), email_verified_at=verified_at, hashed_password=hashed)
     session.add(user)
@@ -55,19 +73,27 @@ def create_user(
     return user
 
 
-def check_password(session: Session, settings: Settings, username: str, password: str, client: str) -> User:
+def check_password(
+    session: Session, settings: Settings, username: str, password: str, client: str, device_token: str | None = None
+) -> User:
     """The active user with this password, or InvalidCredentialsError; 429 while guessing is throttled.
+
+    A valid device token of this account (from an earlier login on the same client) exempts the attempt
+    from the account-wide limit (users/throttle.py).
 
     The attempt is counted and the user read in one transaction, committed before the slow hash check.
     On success, the throttle's release and the account's confirmation stay in the session's open
     transaction for the caller to commit with its own work: a login is two transactions beside the hash.
     """
-    name = normalize_username(username)
-    reservation = throttle.reserve(session, throttle.login_limits(settings, name, client), settings.login_failure_window_seconds)
-    user = session.exec(select(User).where(User.username == name)).first()
-    hashed, active = (user.hashed_password, user.is_active) if user else (None, False)
-    session.commit()
-    matches, new_hash = hasher_for(settings).verify(password, hashed)
+    name, hasher = normalize_username(username), hasher_for(settings)
+    device = device_of(settings, device_token, name) if device_token else None
+    with hasher.gated(throttle.address_group(client)):  # 429 at once, before anything is counted, past the hashing bounds
+        limits = throttle.login_limits(settings, name, client, device)
+        reservation = throttle.reserve(session, limits, settings.login_failure_window_seconds)
+        user = session.exec(select(User).where(User.username == name)).first()
+        hashed, active = (user.hashed_password, user.is_active) if user else (None, False)
+        session.commit()
+        matches, new_hash = hasher.verify(password, hashed)
     if user is None or not matches or not active:
         security_event("login_failed", user=name, client=client)
         raise InvalidCredentialsError()
@@ -84,19 +110,19 @@ def check_password(session: Session, settings: Settings, username: str, password
     return user
 
 
-def set_password(session: Session, settings: Settings, user: User, password: str) -> None:
+def set_password(session: Session, settings: Settings, user: User, password: str, client: str | None = None) -> None:
     check_password_rules(settings, password)
-    user.hashed_password = hasher_for(settings).hash(password)
+    user.hashed_password = _hash(settings, password, client)
     user.updated_at = utcnow()
     session.add(user)
     session.commit()
 
 
-def replace_password(session: Session, settings: Settings, user: User, password: str, hashed_before: str) -> bool:
+def replace_password(session: Session, settings: Settings, user: User, password: str, hashed_before: str, client: str) -> bool:
     """Set a new password only if the stored hash is still `hashed_before`: of two racing uses of one
     reset link, one wins. Returns whether it did; not committed."""
     check_password_rules(settings, password)
-    hashed = hasher_for(settings).hash(password)
+    hashed = _hash(settings, password, client)
     replace = update(User).where(col(User.id) == user.id, col(User.hashed_password) == hashed_before)
     if session.exec(replace.values(hashed_password=hashed, updated_at=utcnow())).rowcount != 1:
         return False
@@ -109,3 +135,31 @@ def set_active(session: Session, user: User, active: bool) -> None:
     user.updated_at = utcnow()
     session.add(user)
     session.commit()
+
+
+def set_admin(session: Session, user: User, admin: bool) -> None:
+    user.is_admin = admin
+    user.updated_at = utcnow()
+    session.add(user)
+    session.commit()
+
+
+# -- device tokens (OWASP's device cookies) -----------------------------------------------------------------
+
+DEVICE = "device"  # the purpose tokens' purpose
+
+
+def issue_device_token(settings: Settings, username: str) -> str:
+    """After a successful login: proof, for the next logins from this client, that it is a known device."""
+    claims = {"sub": username, "dev": uuid.uuid4().hex}
+    return settings.purpose_tokens().issue(DEVICE, claims, timedelta(days=settings.device_token_days))
+
+
+def device_of(settings: Settings, token: str, username: str) -> str | None:
+    """The device id of a valid device token of this account; None for anything else (never an error)."""
+    try:
+        claims = settings.purpose_tokens().read(DEVICE, token)
+    except AuthPASETOException:
+        return None
+    device, owner = claims.get("dev"), claims.get("sub")
+    return device if owner == username and isinstance(device, str) else None

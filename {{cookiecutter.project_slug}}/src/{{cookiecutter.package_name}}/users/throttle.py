@@ -7,8 +7,14 @@ A password is checked only while every limit that applies has attempts left:
   address, so failing on purpose from elsewhere cannot lock the real owner out.
 - `address:` one client address guessing many accounts (credential stuffing): the same, looser.
 - `account:` one account guessed from many addresses: past a loose ceiling, attempts on the account
-  go through at most one per second. That slows a botnet down and never locks the owner out for
-  longer than a second (OWASP ASVS 5.0 section 6.3, NIST SP 800-63B section 5.2.2).
+  go through at most one per second. That slows a botnet down (OWASP ASVS 5.0 section 6.3, NIST SP
+  800-63B section 5.2.2); the owner is not queued behind it, because:
+- `device:` a client that logged in before holds a device token (OWASP's device cookies), and its
+  attempts count against that device instead of the account: a botnet cannot slow the owner's own
+  devices down. A device that keeps failing waits like any address (a stolen token buys little).
+
+Addresses are counted the way attackers hold them: an IPv6 /64, one customer's, is one address.
+The hashing itself is bounded too (users/passwords.py, HashingGate): past it, 429 at once.
 - `register:` registrations from one client address: every attempt counts, success or not.
 - `mail:` mails of one kind to one account: at most one per interval (`once_per`).
 
@@ -18,6 +24,7 @@ reservation as a failure; a successful one gives it back and lifts the wait it s
 login never leaves a lock behind.
 """
 
+import ipaddress
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,17 +59,31 @@ class Reservation:
     waits_set: dict[str, datetime] = field(default_factory=dict)  # key -> the wait this attempt set
 
 
-def login_limits(settings: Settings, account: str, address: str) -> list[Limit]:
-    cap = settings.login_max_lockout_seconds
+def address_group(address: str) -> str:
+    """How attackers are counted: an IPv6 address by its /64 (what one customer is given), others as they are."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
+def login_limits(settings: Settings, account: str, address: str, device: str | None = None) -> list[Limit]:
+    """The limits of one login attempt; `device` is the id of a valid device token of this account, if one came."""
+    cap, group = settings.login_max_lockout_seconds, address_group(address)
     return [
-        Limit(f"pair:{account}|{address}", settings.login_free_failures, cap, reset_on_success=True),
-        Limit(f"address:{address}", settings.login_address_free_failures, cap),
-        Limit(f"account:{account}", settings.login_account_free_failures, 1),
+        Limit(f"pair:{account}|{group}", settings.login_free_failures, cap, reset_on_success=True),
+        Limit(f"address:{group}", settings.login_address_free_failures, cap),
+        Limit(f"device:{device}", settings.login_device_free_failures, cap, reset_on_success=True)
+        if device
+        else Limit(f"account:{account}", settings.login_account_free_failures, 1),
     ]
 
 
 def registration_limits(settings: Settings, address: str) -> list[Limit]:
-    return [Limit(f"register:{address}", settings.registration_free_attempts, settings.login_max_lockout_seconds)]
+    return [Limit(f"register:{address_group(address)}", settings.registration_free_attempts, settings.login_max_lockout_seconds)]
 
 
 def _count(session: Session, key: str, now: datetime, window_start: datetime) -> int | None:

@@ -21,14 +21,14 @@ from sqlmodel import Session
 from ..account import service as account_service
 from ..account.router import RESET_MAIL_ON_ITS_WAY
 from ..auth import service as auth_service
-from ..auth.dependencies import RevokedDep
+from ..auth.dependencies import DeviceCookie, RevokedDep, remember_device
 from ..auth.schemas import Credentials
 from ..database import EngineDep, SessionDep
 from ..mail import MailerDep
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..users import service as users_service
-from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer
+from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent
 from ..users.exceptions import UserError
 from ..users.models import User
 from ..users.schemas import Email
@@ -82,30 +82,42 @@ def log_in(
     settings: SettingsDep,
     auth: TokenIssuer,
     client: ClientAddress,
+    agent: UserAgent,
+    device: DeviceCookie,
     username: Field = "",
     password: Field = "",
 ) -> Response:
     """The login page's form: cookies and the dashboard, or the page again with what went wrong."""
     try:
         credentials = Credentials(username=username, password=password)
-        tokens = auth_service.log_in(session, settings, auth, credentials.username, credentials.password, client)
+        name, password = credentials.username, credentials.password
+        tokens = auth_service.log_in(session, settings, auth, name, password, client, user_agent=agent, device_token=device)
     except ValidationError:
         return render(request, "login.html", settings, 422, error="Please enter your username and password.", username=username)
     except AuthPASETOException as refused:
         page = render(request, "login.html", settings, refused.status_code, error=refused.message, username=username)
         page.headers.update(refused.headers)
         return page
-    return redirect("/", auth, tokens)
+    response = redirect("/", auth, tokens)
+    remember_device(response, settings, tokens.device_token or "")
+    return response
 
 
 @router.post("/refresh/form")
 def refresh(
-    session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, csrf: Field = ""
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    revoked: RevokedDep,
+    client: ClientAddress,
+    agent: UserAgent,
+    csrf: Field = "",
 ) -> Response:
     """The dashboard's "continue" button once the access token has expired: spend the refresh token."""
     try:
         auth.paseto_required(refresh_token=True, csrf_token=csrf)
-        tokens = auth_service.rotate(session, auth, revoked, auth.get_token_payload() or {}, client, settings.refresh_grace_seconds)
+        claims = auth.get_token_payload() or {}
+        tokens = auth_service.rotate(session, auth, revoked, claims, client, user_agent=agent, grace_seconds=settings.refresh_grace_seconds)
     except CSRFError:
         return redirect("/")  # a page older than the last refresh: show the current one
     except AuthPASETOException as refused:
@@ -281,3 +293,16 @@ def change_email(
         return to_dashboard(refused.code)
     background.add_task(account_service.send_email_change, settings, mailer, user, address)
     return to_dashboard("email_change_sent")
+
+
+@router.post("/sessions/{family_id}/end")
+def end_session(
+    session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, family_id: str, csrf: Field = ""
+) -> Response:
+    """The dashboard's "end" button beside one of the user's sessions."""
+    try:
+        user = _signed_in(session, auth, csrf)
+        auth_service.end_session(session, revoked, user, family_id, client)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    return to_dashboard("session_ended")

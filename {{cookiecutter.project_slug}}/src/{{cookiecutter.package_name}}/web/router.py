@@ -64,6 +64,8 @@ DASHBOARD_NOTICES = {
     "password_too_short": "The new password is too short.",
     "password_too_long": "The new password is too long.",
     "csrf_failed": "The page was out of date; please try again.",
+    "session_ended": "That session has ended: its device is logged out.",
+    "not_found": "That session had ended already.",
 }
 LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
@@ -104,6 +106,7 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
         settings,
         session=auth_service.describe_session(session, claims),
         account=account,
+        sessions=auth_service.live_sessions(session, account.id or 0),
         access_csrf=claims["csrf"],
         refresh_csrf=refresh_csrf,
         notice=DASHBOARD_NOTICES.get(notice or ""),

@@ -1,0 +1,48 @@
+"""The admin API: accounts, listed and looked after. Every route needs an administrator (403 admin_required
+otherwise, checked against the database on each request); every change needs a fresh token too."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from ..auth.dependencies import RevokedDep
+from ..database import SessionDep
+from ..errors import refusals
+from ..users.dependencies import AdminUser, ClientAddress, FreshAdminUser
+from . import service
+from .schemas import AccountPage, AccountView
+
+router = APIRouter(prefix="/admin", tags=["admin (needs an administrator)"])
+NO_SUCH_ACCOUNT = refusals(404)
+NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
+
+
+@router.get("/users")
+def list_accounts(
+    admin: AdminUser,
+    session: SessionDep,
+    name: Annotated[str, Query(max_length=64, description="Part of the name, in any case")] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> AccountPage:
+    """Accounts by name, a page at a time."""
+    accounts, total = service.find_accounts(session, name, offset, limit)
+    return AccountPage(items=[AccountView.of(account) for account in accounts], total=total, offset=offset, limit=limit)
+
+
+@router.post("/users/{username}/deactivate", responses=NO_SUCH_ACCOUNT)
+def deactivate(username: str, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> AccountView:
+    """Deactivate an account: it cannot log in, and every session of it ends at once."""
+    return AccountView.of(service.set_active(session, revoked, admin, username, False, client))
+
+
+@router.post("/users/{username}/activate", responses=NO_SUCH_ACCOUNT)
+def activate(username: str, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> AccountView:
+    """Let a deactivated account log in again."""
+    return AccountView.of(service.set_active(session, revoked, admin, username, True, client))
+
+
+@router.delete("/users/{username}/sessions", responses=NO_SUCH_ACCOUNT, **NO_CONTENT)
+def end_sessions(username: str, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> None:
+    """End every session of an account (every device is logged out); the account stays as it is."""
+    service.end_sessions(session, revoked, admin, username, client)

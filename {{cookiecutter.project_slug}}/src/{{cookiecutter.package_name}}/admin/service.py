@@ -1,0 +1,45 @@
+"""What an administrator may do to accounts. Each change is a security event naming the administrator."""
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ..auth import service as auth_service
+from ..auth.revocation import RevokedFamilies
+from ..logs import security_event
+from ..users import service as users_service
+from ..users.exceptions import UserError
+from ..users.models import User
+from ..users.schemas import normalize_username
+
+
+def find_accounts(session: Session, name: str, offset: int, limit: int) -> tuple[list[User], int]:
+    """Accounts whose name contains `name` (compared in canonical form), by name; and how many match in all."""
+    matching = col(User.username).contains(normalize_username(name), autoescape=True) if name else True
+    total = session.exec(select(func.count()).select_from(User).where(matching)).one()
+    page = session.exec(select(User).where(matching).order_by(col(User.username)).offset(offset).limit(limit))
+    return list(page), total
+
+
+def account(session: Session, username: str) -> tuple[User, int]:
+    """The account and its id; 404 for a name no account has."""
+    user = users_service.get_by_username(session, username)
+    if user is None or user.id is None:
+        raise UserError(404, "not_found", "No such account")
+    return user, user.id
+
+
+def set_active(session: Session, revoked: RevokedFamilies, admin: User, username: str, active: bool, client: str) -> User:
+    """(De)activate an account; deactivating ends every session of it at once."""
+    user, user_id = account(session, username)
+    users_service.set_active(session, user, active)
+    ended = 0 if active else auth_service.revoke_user_sessions(session, revoked, user_id, reason="deactivated")
+    event = "admin_activated_account" if active else "admin_deactivated_account"
+    security_event(event, admin=admin.username, user=user.username, client=client, sessions_ended=ended)
+    return user
+
+
+def end_sessions(session: Session, revoked: RevokedFamilies, admin: User, username: str, client: str) -> int:
+    user, user_id = account(session, username)
+    ended = auth_service.revoke_user_sessions(session, revoked, user_id, reason="ended_by_admin")
+    security_event("admin_ended_sessions", admin=admin.username, user=user.username, client=client, sessions_ended=ended)
+    return ended

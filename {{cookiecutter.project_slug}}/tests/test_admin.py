@@ -1,0 +1,100 @@
+"""The admin API: only administrators (read from the database on every request), fresh tokens for changes,
+and a security event naming the administrator for each."""
+
+import logging
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from {{ cookiecutter.package_name }}.users import service as users_service
+
+from .conftest import PASSWORD, bearer, login
+
+
+@pytest.fixture
+def admin(client: TestClient, user: dict[str, str]) -> dict[str, str]:
+    """Tokens of `root`, an administrator; `alice` is an ordinary user."""
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        root = users_service.create_user(session, settings, "root", PASSWORD)
+        users_service.set_admin(session, root, True)
+        for n in range(5):
+            users_service.create_user(session, settings, f"member{n}", PASSWORD)
+    return login(client, "root")
+
+
+def set_admin(client: TestClient, name: str, admin: bool) -> None:
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        account = users_service.get_by_username(session, name)
+        assert account is not None
+        users_service.set_admin(session, account, admin)
+
+
+def test_only_an_administrator_may_use_the_admin_api(client: TestClient, admin: dict[str, str]) -> None:
+    alice = login(client)
+    refused = client.get("/admin/users", headers=bearer(alice["access_token"]))
+    assert (refused.status_code, refused.json()["code"]) == (403, "admin_required")
+    assert client.get("/admin/users").json()["code"] == "missing_token"
+    assert client.get("/admin/users", headers=bearer(admin["access_token"])).status_code == 200
+
+
+def test_accounts_are_listed_a_page_at_a_time_and_found_by_name(client: TestClient, admin: dict[str, str]) -> None:
+    page = client.get("/admin/users", params={"limit": 3, "offset": 1}, headers=bearer(admin["access_token"])).json()
+    assert (page["total"], page["offset"], page["limit"]) == (7, 1, 3)
+    assert [item["username"] for item in page["items"]] == ["member0", "member1", "member2"]
+    found = client.get("/admin/users", params={"name": "MEMBER3"}, headers=bearer(admin["access_token"])).json()
+    assert [item["username"] for item in found["items"]] == ["member3"]
+    assert "hashed_password" not in found["items"][0]
+
+
+def test_a_demotion_takes_effect_at_the_next_request(client: TestClient, admin: dict[str, str]) -> None:
+    assert client.get("/admin/users", headers=bearer(admin["access_token"])).status_code == 200
+    set_admin(client, "root", False)  # the token is unchanged: the role is read from the database
+    assert client.get("/admin/users", headers=bearer(admin["access_token"])).json()["code"] == "admin_required"
+
+
+def test_deactivating_an_account_ends_its_sessions_and_names_the_administrator(
+    client: TestClient, admin: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = login(client)
+    caplog.set_level(logging.INFO, logger="{{ cookiecutter.package_name }}.security")
+    response = client.post("/admin/users/alice/deactivate", headers=bearer(admin["access_token"]))
+    assert (response.status_code, response.json()["is_active"]) == (200, False)
+    assert client.get("/protected", headers=bearer(alice["access_token"])).json()["code"] == "token_revoked"
+    assert client.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 401
+    events = [record.fields for record in caplog.records if record.fields["event"].startswith("admin_")]  # type: ignore[attr-defined]
+    assert [(event["event"], event["admin"], event["user"]) for event in events] == [("admin_deactivated_account", "root", "alice")]
+    assert client.post("/admin/users/alice/activate", headers=bearer(admin["access_token"])).json()["is_active"] is True
+    assert client.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 200
+
+
+def test_an_administrator_ends_every_session_of_an_account(client: TestClient, admin: dict[str, str]) -> None:
+    laptop, phone = login(client), login(client)
+    assert client.delete("/admin/users/alice/sessions", headers=bearer(admin["access_token"])).status_code == 204
+    for tokens in (laptop, phone):
+        assert client.post("/refresh", headers=bearer(tokens["refresh_token"])).json()["code"] == "token_revoked"
+    assert client.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 200  # the account stays
+
+
+def test_changes_need_a_fresh_token(client: TestClient, admin: dict[str, str]) -> None:
+    refreshed = client.post("/refresh", headers=bearer(admin["refresh_token"])).json()
+    refused = client.post("/admin/users/alice/deactivate", headers=bearer(refreshed["access_token"]))
+    assert refused.json()["code"] == "fresh_token_required"
+    assert client.get("/admin/users", headers=bearer(refreshed["access_token"])).status_code == 200  # reading does not
+
+
+def test_an_unknown_account_is_404(client: TestClient, admin: dict[str, str]) -> None:
+    refused = client.post("/admin/users/nobody/deactivate", headers=bearer(admin["access_token"]))
+    assert (refused.status_code, refused.json()["code"]) == (404, "not_found")
+
+
+def test_the_openapi_page_shows_which_routes_need_an_administrator(make_client: Callable[..., TestClient]) -> None:
+    document = make_client().get("/openapi.json").json()
+    admin_routes = [
+        (path, method) for path, methods in document["paths"].items() for method, op in methods.items() if "admin" in op["tags"][0]
+    ]
+    assert len(admin_routes) == 4
+    for path, method in admin_routes:
+        assert "403" in document["paths"][path][method]["responses"], (path, method)
