@@ -146,17 +146,14 @@ class LiveServer:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[LiveServer]:
-    """The app on uvicorn on a free loopback port, in a thread of the test process, with user alice.
-
-    The server uses the test's own Settings and database, so a test reads the settings it runs with.
-    """
-    create_tables(settings.database_url)
-    app = create_app(settings)
+def run_server(app: Any, port: int = 0) -> Iterator[str]:
+    """Any ASGI app on uvicorn on a loopback port (a free one by default), in a thread of the test process: its URL."""
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    # Bound here and handed to uvicorn, so no other process can take the port in between.
+    # Bound here and handed to uvicorn, so no other process can take the port in between; a port just
+    # given up by an earlier server of the test may be bound again (a restart).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     host, port = sock.getsockname()
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -165,14 +162,27 @@ def serve(settings: Settings) -> Iterator[LiveServer]:
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("uvicorn did not start; see the captured log above", pytrace=False)
         time.sleep(0.02)
-    with Session(app.state.engine) as session:
-        users_service.create_user(session, settings, "alice", PASSWORD, "alice@example.com")
     try:
-        yield LiveServer(url=f"http://{host}:{port}", settings=settings, app=app)
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=60)
         sock.close()
+
+
+@contextmanager
+def serve(settings: Settings, port: int = 0) -> Iterator[LiveServer]:
+    """The app on uvicorn on a loopback port (free by default), in a thread of the test process, with user alice.
+
+    The server uses the test's own Settings and database, so a test reads the settings it runs with.
+    """
+    create_tables(settings.database_url)
+    app = create_app(settings)
+    with run_server(app, port) as url:
+        with Session(app.state.engine) as session:
+            if users_service.get_by_username(session, "alice") is None:  # a restarted server finds her there
+                users_service.create_user(session, settings, "alice", PASSWORD, "alice@example.com")
+        yield LiveServer(url=url, settings=settings, app=app)
 
 
 @pytest.fixture

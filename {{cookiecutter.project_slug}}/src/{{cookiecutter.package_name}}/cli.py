@@ -6,6 +6,7 @@ A database that cannot be used is one line naming the setting, never a traceback
 
 import argparse
 import getpass
+import hashlib
 import json
 import secrets
 import sys
@@ -22,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from .auth import service as auth_service
-from .config import ENV_PREFIX, DatabaseSettings, Settings
+from .config import ENV_PREFIX, DatabaseSettings, IntrospectionClient, Settings
 from .database import UNAVAILABLE_ERRORS, describe_failure, make_engine, safe_url
 from .housekeeping import purge
 from .mail import DELIVERY_ERRORS, Mailer, compose
@@ -189,11 +190,29 @@ def rotate_keys(args: argparse.Namespace) -> int:
     values = {"PASETO_KEY": new_key, "PASETO_PREVIOUS_KEYS": json.dumps(previous)}
     if settings.paseto_purpose == "public":
         values["PASETO_PUBLIC_KEY"] = public_paserk(new_key)
+    _write_env(env_file, values)
+    print(f"rotated: a new key signs; {len(previous)} previous key(s) still verify")
+    print("restart the app; drop a previous key once the refresh lifetime has passed")
+    return 0
+
+
+def _write_env(env_file: Path, values: dict[str, str]) -> None:
+    """Set these settings (names without the prefix) in the .env file, keeping every other line."""
     lines = [line for line in env_file.read_text().splitlines() if line.split("=", 1)[0].removeprefix(ENV_PREFIX) not in values]
     lines += [f"{ENV_PREFIX}{name}={value}" for name, value in values.items()]
     env_file.write_text("\n".join(lines) + "\n")
-    print(f"rotated: a new key signs; {len(previous)} previous key(s) still verify")
-    print("restart the app; drop a previous key once the refresh lifetime has passed")
+
+
+def create_introspection_client(args: argparse.Namespace) -> int:
+    """A service that may call POST /introspect: its secret is printed once, only its SHA-256 is kept."""
+    env_file = Path(args.env_file)
+    settings = Settings(_env_file=env_file)
+    client = _checked(TypeAdapter(IntrospectionClient), {"id": args.client_id, "secret_sha256": "0" * 64}, "client id")
+    secret = secrets.token_urlsafe(32)
+    entry = {"id": client.id, "secret_sha256": hashlib.sha256(secret.encode()).hexdigest()}
+    others = [existing.model_dump() for existing in settings.introspection_clients if existing.id != client.id]
+    _write_env(env_file, {"INTROSPECTION_CLIENTS": json.dumps([*others, entry])})
+    print(f"introspection client {client.id!r} added to {env_file}; restart the app. Its secret (shown once): {secret}")
     return 0
 
 
@@ -286,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     rotate = add("rotate-keys", rotate_keys, "Generate a new signing key in .env; keep the old one for verifying.")
     rotate.add_argument("--env-file", default=".env")
     rotate.add_argument("--keep", type=int, default=2, help="previous keys to keep (default 2)")
+    introspection = add("create-introspection-client", create_introspection_client, "Let a service call POST /introspect.")
+    introspection.add_argument("client_id")
+    introspection.add_argument("--env-file", default=".env")
     add("show-settings", show_settings, "Print the settings in effect, secrets masked.")
     test_mail = add("send-test-mail", send_test_mail, "Send a mail with the mail settings in effect.")
     test_mail.add_argument("address")

@@ -8,12 +8,19 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .paseto import KeyRing, PasetoConfig, PurposeTokens, public_paserk
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+
+
+class IntrospectionClient(BaseModel):
+    """A service allowed to ask POST /introspect about tokens (HTTP Basic): its id and the SHA-256 of its secret."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
 class DatabaseSettings(BaseSettings):
@@ -114,6 +121,16 @@ class Settings(DatabaseSettings):
     mail_request_free_attempts: int = Field(default=10, ge=1)  # requests for a reset mail per client address and window
     # true: an account logs in only once its address is verified (403 email_unverified until then).
     require_verified_email: bool = False
+
+    # Other services. Those listed here may ask POST /introspect about a token (HTTP Basic; the secret is
+    # kept as its SHA-256: it is random, so no slow hash is needed), as a JSON list; `create-introspection-client` adds one.
+    introspection_clients: list[IntrospectionClient] = []
+    # Web pages on these origins may call the API with the browser's credentials (CORS). Empty: none.
+    cors_origins: list[str] = []
+    # PostgreSQL: revocations reach every instance at once through LISTEN/NOTIFY, on a connection of its own
+    # to this URL (default: the database's; it must reach the server directly: a pooler in transaction mode
+    # loses notifications). "off": the periodic read alone (REVOCATION_SYNC_SECONDS), which stays as the safety net.
+    revocation_listen_url: str | None = None
 
     # Mail: console (printed, development), smtp, none (mail routes answer 503), memory (kept: tests).
     mail_backend: Literal["console", "smtp", "none", "memory"] = "console"

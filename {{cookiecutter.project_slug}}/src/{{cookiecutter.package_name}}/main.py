@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, exc
 from sqlmodel import Session, select
@@ -30,6 +31,7 @@ from .logs import configure_logging
 from .mail import Mailer
 from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
+from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
 from .users.router import router as users_router
 from .web.forms import router as web_forms
@@ -146,6 +148,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     add_exception_handlers(app)
     describe_api(app, settings)
+    if settings.cors_origins:  # inside the edge: hosts and body sizes are checked first
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+            max_age=600,
+        )
     app.add_middleware(
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )
@@ -166,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_router)
     app.include_router(users_router)
     app.include_router(admin_router)
+    app.include_router(resource_servers_router)
     app.include_router(web_router)
     app.include_router(web_forms)
     app.mount("/static", static_files, name="static")

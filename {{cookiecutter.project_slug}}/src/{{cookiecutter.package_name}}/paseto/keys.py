@@ -60,16 +60,34 @@ def load_paserk(paserk: str, prefixes: Iterable[str]) -> KeyInterface:
 
 
 class KeyRing:
-    """The signing key plus every key that may verify a token, indexed by PASERK id."""
+    """The signing key plus every key that may verify a token, indexed by PASERK id.
 
-    def __init__(self, purpose: Purpose, signing_key: KeyInterface, verification_keys: Iterable[KeyInterface]):
+    A ring without a signing key only verifies (`KeyRing.verifying`): what another service holds, which
+    checks this app's public tokens with the keys it publishes and could never issue one.
+    """
+
+    def __init__(self, purpose: Purpose, signing_key: KeyInterface | None, verification_keys: Iterable[KeyInterface]):
         self.purpose: Purpose = purpose
         self.signing_key = signing_key
-        self.signing_kid = signing_key.to_paserk_id() if purpose == "local" else signing_key.to_peer_paserk_id()
         self._by_kid = {key.to_paserk_id(): key for key in verification_keys}
         self.keys_by_footer: dict[str, KeyInterface] = {}  # filled by tokens.py as footers are seen
+        if signing_key is None:
+            self.signing_kid = None
+            return
+        self.signing_kid = signing_key.to_paserk_id() if purpose == "local" else signing_key.to_peer_paserk_id()
         if self.signing_kid not in self._by_kid:
             raise ValueError("the signing key's verification key must be in the ring")
+
+    @classmethod
+    def verifying(cls, public_keys: Iterable[str]) -> "KeyRing":
+        """A verify-only ring of k4.public keys (PASERK), e.g. those an app publishes at /.well-known/paseto-keys."""
+        return cls("public", None, [load_paserk(key, ["k4.public."]) for key in public_keys])
+
+    def published(self) -> list[tuple[str, str, bool]]:
+        """(kid, PASERK, current) of every public key of the ring: never a secret. Empty for a local ring."""
+        if self.purpose != "public":
+            return []
+        return [(kid, key.to_paserk(), kid == self.signing_kid) for kid, key in self._by_kid.items()]
 
     @classmethod
     def from_paserk(cls, purpose: Purpose, signing_key: str, previous_keys: Iterable[str] = ()) -> "KeyRing":

@@ -71,6 +71,8 @@ def encode_token(
         payload["iss"] = config.issuer
     if audience or config.audience:
         payload["aud"] = audience or config.audience
+    if config.keys.signing_key is None:
+        raise ValueError("this key ring only verifies tokens: it has no signing key")
     token: str = pyseto.encode(config.keys.signing_key, payload, footer={"kid": config.keys.signing_kid}).decode()
     return token
 
