@@ -15,7 +15,12 @@ from pathlib import Path
 
 PURPOSE = "{{ cookiecutter.paseto_purpose }}"
 DATABASE = "{{ cookiecutter.database }}"
-POSTGRES_ONLY = ["tests/test_database_faults.py"]  # stops and starts a PostgreSQL cluster of its own
+PACKAGE = "{{ cookiecutter.package_name }}"
+POSTGRES_ONLY = [
+    "tests/test_database_faults.py",  # stops and starts a PostgreSQL cluster of its own
+    f"src/{PACKAGE}/auth/listener.py",  # LISTEN/NOTIFY
+    "tests/test_revocation_push.py",
+]
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 
 # Ed25519 curve constants (RFC 8032, section 5.1).

@@ -19,7 +19,7 @@ from {{ cookiecutter.package_name }}.paseto import generate_key
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token, encode_token
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PURPOSE, make_settings{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}
+from .conftest import PURPOSE{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}, make_settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 

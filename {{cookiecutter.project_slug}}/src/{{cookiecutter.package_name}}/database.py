@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from .config import ENV_PREFIX, DatabaseSettings
 from .errors import refuses
+from .sqlite import sqlite_engine
 
 logger = logging.getLogger(__name__)
 
@@ -92,19 +93,7 @@ def make_engine(settings: DatabaseSettings) -> Engine:
             "keepalives_count": 3,
         }
         return create_engine(url, **options, connect_args=connect)
-    # SQLite: `timeout` bounds the wait for another writer's lock.
-    engine = create_engine(url, **options, connect_args={"check_same_thread": False, "timeout": timeout})
-
-    @event.listens_for(engine, "connect")
-    def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
-        # WAL lets readers run beside a writer, and with synchronous=NORMAL a commit needs no fsync
-        # (the database stays consistent; a power cut may lose the last commits). Foreign keys are
-        # off in SQLite unless asked for.
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA foreign_keys=ON")
-
-    return engine
+    return sqlite_engine(url, options, timeout)  # writers queue: sqlite.py
 
 
 class HungQueryGuard:

@@ -20,6 +20,9 @@ from starlette.exceptions import HTTPException
 
 from .account.router import router as account_router
 from .admin.router import router as admin_router
+{%- if cookiecutter.database == "postgresql" %}
+from .auth.listener import RevocationListener
+{%- endif %}
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
@@ -123,6 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await background.start(revoked.keep_in_sync)
             if hung_queries:
                 background.start_soon(hung_queries.watch)
+{%- if cookiecutter.database == "postgresql" %}
+            if listener:
+                background.start_soon(listener.run)
+{%- endif %}
             if revoked.synced:  # the database answers: tidy up before serving, then hourly
                 await background.start(keep_tidy, engine, settings)
             else:
@@ -142,6 +149,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.revoked_families = revoked
+{%- if cookiecutter.database == "postgresql" %}
+    # PostgreSQL pushes revocations to every instance at once; the periodic read above stays as the safety net.
+    listen_url = settings.revocation_listen_url or settings.database_url
+    listener = RevocationListener(revoked, listen_url, settings.database_connect_timeout) if listen_url != "off" else None
+    app.state.revocation_listener = listener
+{%- endif %}
     app.state.mailer = Mailer(settings)
     paseto_config.denylist_loader = revoked  # refuses tokens of logged-out sessions, from memory
     bind_config(app, paseto_config)

@@ -3,7 +3,8 @@
 Checking a token must not cost a database round trip. Each instance keeps the ids of recently revoked
 families in memory, and a task started with the app reads the revocations newer than its last read
 about once a second: a logout on any instance is honoured everywhere within about a second, and at
-once on the instance that did it. A family is forgotten once every access token it issued has
+once on the instance that did it (on PostgreSQL, at once on every instance too: auth/listener.py pushes
+them, and this read is the safety net). A family is forgotten once every access token it issued has
 expired, so memory and the cost of a read follow recent revocations, not the whole history.
 
 If the database cannot be read for longer than `max_staleness_seconds`, logouts may be missing from
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 # Each read looks this far behind the previous one: a revocation committed just after a read began
 # carries an earlier time, and the clocks of several instances may disagree a little.
 OVERLAP = timedelta(seconds=30)
+# PostgreSQL's channel for revocations: a revoking commit notifies it (auth/service.py), every instance listens (auth/listener.py).
+CHANNEL = "paseto_revocations"
 
 
 class RevokedFamilies:
@@ -102,6 +105,10 @@ class RevokedFamilies:
             await anyio.sleep(max(0.0, next_read - time.monotonic()))
             next_read = max(next_read, time.monotonic())
             await self._read_in_thread()
+
+    async def read_now(self) -> None:
+        """Read at once, off the event loop (after the revocation listener has (re)connected)."""
+        await self._read_in_thread()
 
     async def _read_in_thread(self) -> None:
         # One log line when reading starts failing and one when it works again, not one a second.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from ..config import Settings
@@ -20,7 +20,7 @@ from ..users.exceptions import UserError
 from ..users.models import User
 from .exceptions import SessionExpiredError, TokenReusedError
 from .models import TokenFamily
-from .revocation import RevokedFamilies
+from .revocation import CHANNEL, RevokedFamilies
 from .schemas import SessionView
 
 
@@ -219,14 +219,22 @@ def log_out_everywhere(session: Session, revoked: RevokedFamilies, user: User, c
     security_event("logout_all", user=user.username, client=client, sessions_ended=ended)
 
 
+NOTIFY_BATCH = 200  # family ids per notification: PostgreSQL caps a payload at 8000 bytes
+
+
 def revoke_families(session: Session, revoked: RevokedFamilies | None, family_ids: list[str], reason: str) -> None:
-    """Revoke these sessions in the database (every instance refuses them within a second) and here at once."""
+    """Revoke these sessions in the database and here at once; every other instance refuses them within the
+    revocation read (a second), or at once on PostgreSQL, where the commit notifies them (auth/listener.py)."""
     if family_ids:
         session.exec(
             update(TokenFamily)
             .where(col(TokenFamily.id).in_(family_ids), col(TokenFamily.revoked_at).is_(None))
             .values(revoked_at=utcnow(), revoked_reason=reason)
         )
+        if session.get_bind().dialect.name == "postgresql":  # delivered when (and only if) the transaction commits
+            for start in range(0, len(family_ids), NOTIFY_BATCH):
+                payload = ",".join(family_ids[start : start + NOTIFY_BATCH])
+                session.exec(select(func.pg_notify(CHANNEL, payload)))
     session.commit()
     if revoked is not None:
         revoked.add(*family_ids)
