@@ -181,6 +181,7 @@ def test_a_burst_at_a_hung_database_is_answered_within_the_documented_bound(clus
     create_tables(cluster.url)
     settings = make_settings(
         cluster.url,
+        database_pool_size=5,
         database_connect_timeout=CONNECT_TIMEOUT,
         database_pool_timeout=CONNECT_TIMEOUT,
         database_query_timeout=QUERY_TIMEOUT,
@@ -190,7 +191,7 @@ def test_a_burst_at_a_hung_database_is_answered_within_the_documented_bound(clus
         with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
             users_service.create_user(session, settings, "alice", PASSWORD)
         access = bearer(client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"])
-        burst = 3 * (settings.database_pool_size + settings.database_max_overflow)
+        burst = 3 * (settings.database_pool_size or 0)
         cluster.freeze()
         try:
             answers = all_at_once([lambda: timed(lambda: client.get("/users/me", headers=access))] * burst)

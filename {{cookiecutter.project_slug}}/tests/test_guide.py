@@ -57,3 +57,10 @@ def test_the_dashboard_links_to_sections_of_the_guide(client: TestClient) -> Non
     page = client.get("/guide")
     assert page.status_code == 200
     assert all(f'id="{section}"' in page.text for section in linked)
+
+
+def test_the_guide_shows_its_sequence_diagram_from_the_repository(client: TestClient) -> None:
+    # An SVG made in the repository, put in the page as a data: URL: nothing fetched from elsewhere.
+    page = client.get("/guide").text
+    assert 'src="data:image/svg+xml;base64,' in page
+    assert "sequence.svg" in GUIDE.read_text() and (GUIDE.parent / "sequence.svg").is_file()

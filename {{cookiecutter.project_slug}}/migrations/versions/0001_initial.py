@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("email"),
     )
     op.create_index(op.f("ix_user_username"), "user", ["username"], unique=True)
+    op.create_index(op.f("ix_user_updated_at"), "user", ["updated_at"], unique=False)
     op.create_table(
         "tokenfamily",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -72,5 +73,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tokenfamily_expires_at"), table_name="tokenfamily")
     op.drop_index(op.f("ix_tokenfamily_user_id"), table_name="tokenfamily")
     op.drop_table("tokenfamily")
+    op.drop_index(op.f("ix_user_updated_at"), table_name="user")
     op.drop_index(op.f("ix_user_username"), table_name="user")
     op.drop_table("user")

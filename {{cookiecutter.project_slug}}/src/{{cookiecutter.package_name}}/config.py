@@ -30,8 +30,10 @@ class DatabaseSettings(BaseSettings):
 
     # Database: SQLite file or PostgreSQL URL. Timeouts bound how long a request waits on a sick database.
     database_url: str = "{% if cookiecutter.database == 'postgresql' %}postgresql+psycopg://postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}{% else %}sqlite:///./app.db{% endif %}"
-    database_pool_size: int = Field(default=5, ge=1)
-    database_max_overflow: int = Field(default=5, ge=0)
+    # Connections each worker keeps open (no more are ever opened on top: one that closes on return
+    # costs a new connection for the next request). Default: the worker's thread limit (40), what it can
+    # have in flight at once. PostgreSQL's max_connections must cover workers x instances x (this + 1).
+    database_pool_size: int | None = Field(default=None, ge=1)
     database_connect_timeout: int = Field(default=5, ge=2)  # seconds; libpq's minimum is 2
     database_pool_timeout: float = Field(default=5, gt=0)  # seconds to wait for a free pooled connection
     # Seconds a query may take (PostgreSQL): the server cancels slower ones, and a connection kept
@@ -81,6 +83,11 @@ class Settings(DatabaseSettings):
     # address; past either, 429 at once, without hashing.
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     password_hash_per_address: int = Field(default=2, ge=1)
+
+    # The accounts behind recent tokens, kept in memory (users/snapshots.py): how many, and for how long at
+    # most (every change drops them at once everywhere: this covers changes made directly in SQL). 0: off.
+    user_cache_size: int = Field(default=10_000, ge=0)
+    user_cache_seconds: float = Field(default=5, ge=0)
 
     # Guessing limits, counted in the database so every instance sees them (users/throttle.py explains).
     login_free_failures: int = Field(default=5, ge=1)  # one client address guessing one account

@@ -19,9 +19,9 @@ from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy import Engine, MetaData, event, exc
+from sqlalchemy import Engine, MetaData, event, exc, func
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine, select
 
 from .config import ENV_PREFIX, DatabaseSettings
 from .errors import refuses
@@ -30,6 +30,9 @@ from .sqlite import sqlite_engine
 logger = logging.getLogger(__name__)
 
 _SECRET_PARAMETER = re.compile(r"password|secret|token", re.IGNORECASE)
+# What one worker can have in flight: the threads of AnyIO's default limiter, which FastAPI runs sync
+# routes and dependencies in (40). The pool's default size, so no request waits for a connection.
+THREAD_LIMIT = 40
 # Raised by the driver or the pool when the database cannot answer now (as opposed to a bug).
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
@@ -45,6 +48,20 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back without a time zone; every time stored here is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# PostgreSQL's channel for changes every instance must hear of at once (auth/listener.py listens):
+# "family:<ids>" revoked sessions, "account:<names>" changed accounts. Delivered at commit, or never.
+CHANGES_CHANNEL = "app_changes"
+_NOTIFY_BATCH = 100  # keys per notification: PostgreSQL caps a payload at 8000 bytes
+
+
+def notify(session: Session, kind: str, keys: list[str]) -> None:
+    """On PostgreSQL, tell every instance of these changes when the session's transaction commits."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # elsewhere the periodic read (auth/revocation.py) carries them
+    for start in range(0, len(keys), _NOTIFY_BATCH):
+        session.exec(select(func.pg_notify(CHANGES_CHANNEL, f"{kind}:{','.join(keys[start : start + _NOTIFY_BATCH])}")))
 
 
 def table_metadata() -> MetaData:
@@ -77,11 +94,8 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     sqlite = url.startswith("sqlite")
     options: dict[str, Any] = {"hide_parameters": True}  # errors and logs never show values (hashes, names)
     if not (sqlite and make_url(url).database in (None, "", ":memory:")):  # in-memory SQLite has no pool to size
-        options |= {
-            "pool_size": settings.database_pool_size,
-            "max_overflow": settings.database_max_overflow,
-            "pool_timeout": settings.database_pool_timeout,
-        }
+        pool_size = settings.database_pool_size or THREAD_LIMIT
+        options |= {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": settings.database_pool_timeout}
     if not sqlite:
         connect = {
             "connect_timeout": timeout,

@@ -37,6 +37,7 @@ from .paseto import AuthPASETOException, bind_config
 from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
 from .users.router import router as users_router
+from .users.snapshots import UserSnapshots
 from .web.forms import router as web_forms
 from .web.router import router as web_router
 from .web.router import static_files
@@ -112,11 +113,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings)
     hung_queries = HungQueryGuard(engine, settings.database_query_timeout) if engine.dialect.name == "postgresql" else None
     paseto_config = settings.paseto_config()
+    accounts = UserSnapshots(settings.user_cache_size, settings.user_cache_seconds)
     revoked = RevokedFamilies(
         engine,
         access_token_lifetime=paseto_config.access_token_expires + paseto_config.leeway,
         sync_seconds=settings.revocation_sync_seconds,
         max_staleness_seconds=settings.revocation_max_staleness_seconds,
+        accounts=accounts,  # the same feed drops the snapshots of changed accounts
     )
 
     @asynccontextmanager
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.revoked_families = revoked
+    app.state.user_snapshots = accounts
 {%- if cookiecutter.database == "postgresql" %}
     # PostgreSQL pushes revocations to every instance at once; the periodic read above stays as the safety net.
     listen_url = settings.revocation_listen_url or settings.database_url

@@ -66,9 +66,9 @@ def reset_password(
 
 
 @router.post("/email/verify", responses=refusals(400, 409), **NO_CONTENT)
-def verify_email(body: EmailVerification, session: SessionDep, settings: SettingsDep, client: ClientAddress) -> None:
+def verify_email(body: EmailVerification, session: SessionDep, settings: SettingsDep, revoked: RevokedDep, client: ClientAddress) -> None:
     """Verify an address with the token of a verification link (an address change takes effect here)."""
-    service.verify_email(session, settings, body.token, client)
+    service.verify_email(session, settings, revoked, body.token, client)
 
 
 @router.post("/email/verify/resend", status_code=status.HTTP_202_ACCEPTED, responses=refusals(409, 429))

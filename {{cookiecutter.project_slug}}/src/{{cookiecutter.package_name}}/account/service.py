@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
 from ..config import Settings
-from ..database import UNAVAILABLE_ERRORS, utcnow
+from ..database import UNAVAILABLE_ERRORS, notify, utcnow
 from ..logs import security_event
 from ..mail import Mailer, compose
 from ..paseto.exceptions import InvalidLinkError, UsedLinkError
@@ -28,6 +28,7 @@ from ..users import service as users_service
 from ..users import throttle
 from ..users.exceptions import TooManyAttemptsError, UserError
 from ..users.models import User
+from ..users.snapshots import Account
 
 logger = logging.getLogger(__name__)
 RESET, VERIFY = "password-reset", "email-verification"  # the one-time tokens' purposes
@@ -106,13 +107,14 @@ def reset_password(session: Session, settings: Settings, revoked: RevokedFamilie
         raise UsedLinkError()  # another use of the same link came first
     throttle.forget_account(session, user.username)
     session.commit()
+    revoked.accounts_changed(user.username)
     assert user.id is not None
     ended = auth_service.revoke_user_sessions(session, revoked, user.id, reason="password_reset")
     security_event("password_reset", user=user.username, client=client, sessions_ended=ended)
     return user
 
 
-def send_password_changed(settings: Settings, mailer: Mailer, user: User) -> None:
+def send_password_changed(settings: Settings, mailer: Mailer, user: Account) -> None:
     if user.email:
         forgot = settings.link("/password/forgot")
         mailer.send(compose("password_changed", user.email, app_name=settings.app_name, username=user.username, forgot_link=forgot))
@@ -121,7 +123,7 @@ def send_password_changed(settings: Settings, mailer: Mailer, user: User) -> Non
 # -- a verified address --------------------------------------------------------------------------------
 
 
-def send_verification(settings: Settings, mailer: Mailer, user: User, address: str) -> None:
+def send_verification(settings: Settings, mailer: Mailer, user: Account, address: str) -> None:
     """Mail `address` a link that makes it the account's verified address (bound to the account's address now)."""
     claims = {"sub": str(user.id), "email": address, "from": user.email or ""}
     token = settings.purpose_tokens().issue(VERIFY, claims, timedelta(hours=settings.email_verification_hours))
@@ -132,7 +134,7 @@ def send_verification(settings: Settings, mailer: Mailer, user: User, address: s
     )
 
 
-def verify_email(session: Session, settings: Settings, token: str, client: str) -> User:
+def verify_email(session: Session, settings: Settings, revoked: RevokedFamilies, token: str, client: str) -> User:
     """The address in the link becomes the account's, verified; 409 if another account took it meanwhile."""
     claims = settings.purpose_tokens().read(VERIFY, token)
     user = _owner(session, claims)
@@ -147,16 +149,18 @@ def verify_email(session: Session, settings: Settings, token: str, client: str) 
     try:
         if session.exec(verify).rowcount != 1:
             raise UsedLinkError()
+        notify(session, "account", [user.username])
         session.commit()
     except IntegrityError:
         session.rollback()
         raise UserError(409, "email_taken", "That e-mail address is taken") from None
+    revoked.accounts_changed(user.username)
     session.refresh(user)
     security_event("email_verified", user=user.username, client=client, changed=before != address)
     return user
 
 
-def allow_verification_mail(session: Session, settings: Settings, user: User) -> None:
+def allow_verification_mail(session: Session, settings: Settings, user: Account) -> None:
     """At most one verification mail per account and interval (429 with the wait otherwise)."""
     wait = throttle.once_per(session, f"mail:verify:{user.id}", settings.mail_interval_seconds)
     session.commit()
@@ -164,7 +168,7 @@ def allow_verification_mail(session: Session, settings: Settings, user: User) ->
         raise TooManyAttemptsError(wait)
 
 
-def resend_verification(session: Session, settings: Settings, user: User) -> str:
+def resend_verification(session: Session, settings: Settings, user: Account) -> str:
     """The address to send a new verification link to (after the checks and the limit)."""
     if user.email is None:
         raise UserError(409, "no_email", "This account has no e-mail address")
@@ -174,7 +178,7 @@ def resend_verification(session: Session, settings: Settings, user: User) -> str
     return user.email
 
 
-def send_email_change(settings: Settings, mailer: Mailer, user: User, address: str) -> None:
+def send_email_change(settings: Settings, mailer: Mailer, user: Account, address: str) -> None:
     """A verification link to the new address, a notice to the old one; nothing changes until the link is used."""
     send_verification(settings, mailer, user, address)
     if user.email and user.email != address:

@@ -10,6 +10,7 @@ from ..users import service as users_service
 from ..users.exceptions import UserError
 from ..users.models import User
 from ..users.schemas import normalize_username
+from ..users.snapshots import Account
 
 
 def find_accounts(session: Session, name: str, offset: int, limit: int) -> tuple[list[User], int]:
@@ -28,17 +29,18 @@ def account(session: Session, username: str) -> tuple[User, int]:
     return user, user.id
 
 
-def set_active(session: Session, revoked: RevokedFamilies, admin: User, username: str, active: bool, client: str) -> User:
+def set_active(session: Session, revoked: RevokedFamilies, admin: Account, username: str, active: bool, client: str) -> User:
     """(De)activate an account; deactivating ends every session of it at once."""
     user, user_id = account(session, username)
     users_service.set_active(session, user, active)
+    revoked.accounts_changed(user.username)
     ended = 0 if active else auth_service.revoke_user_sessions(session, revoked, user_id, reason="deactivated")
     event = "admin_activated_account" if active else "admin_deactivated_account"
     security_event(event, admin=admin.username, user=user.username, client=client, sessions_ended=ended)
     return user
 
 
-def end_sessions(session: Session, revoked: RevokedFamilies, admin: User, username: str, client: str) -> int:
+def end_sessions(session: Session, revoked: RevokedFamilies, admin: Account, username: str, client: str) -> int:
     user, user_id = account(session, username)
     ended = auth_service.revoke_user_sessions(session, revoked, user_id, reason="ended_by_admin")
     security_event("admin_ended_sessions", admin=admin.username, user=user.username, client=client, sessions_ended=ended)

@@ -1,4 +1,4 @@
-"""PostgreSQL pushes revocations to every instance at once: NOTIFY when a session is revoked, LISTEN here.
+"""PostgreSQL pushes revocations (and account changes) to every instance at once: NOTIFY at the change, LISTEN here.
 
 The periodic read of auth/revocation.py stays, as the safety net for what a push can miss: the listening
 connection drops, the server restarts, a pooler in front loses notifications. After every (re)connect
@@ -14,8 +14,8 @@ import anyio
 import psycopg
 from sqlalchemy.engine import make_url
 
-from ..database import safe_url
-from .revocation import CHANNEL, RevokedFamilies
+from ..database import CHANGES_CHANNEL, safe_url
+from .revocation import RevokedFamilies
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30
@@ -46,14 +46,14 @@ class RevocationListener:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, **self._options) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
+                    await connection.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self.listening, self.connections, backoff = True, self.connections + 1, 1
                     if warned:
                         logger.warning("revocations are pushed again (LISTEN %s)", safe_url(self._url))
                     warned = False
                     await self._revoked.read_now()  # what was revoked while nobody listened
                     async for notification in connection.notifies():
-                        self._revoked.add(*notification.payload.split(","))
+                        self.take(notification.payload)
             except (psycopg.Error, OSError) as error:
                 if not warned:
                     logger.warning(
@@ -64,6 +64,14 @@ class RevocationListener:
                 self.listening = False
             await anyio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def take(self, payload: str) -> None:
+        """`family:<ids>` revoked sessions, `account:<names>` changed accounts (database.notify)."""
+        kind, _, keys = payload.partition(":")
+        if kind == "family":
+            self._revoked.add(*keys.split(","))
+        elif kind == "account":
+            self._revoked.accounts_changed(*keys.split(","))
 
 
 def _first_line(error: BaseException) -> str:

@@ -25,6 +25,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from ..database import UNAVAILABLE_ERRORS, DatabaseUnavailable, as_utc, describe_failure, utcnow
+from ..users.models import User
+from ..users.snapshots import UserSnapshots
 from .models import TokenFamily
 
 logger = logging.getLogger(__name__)
@@ -32,8 +34,6 @@ logger = logging.getLogger(__name__)
 # Each read looks this far behind the previous one: a revocation committed just after a read began
 # carries an earlier time, and the clocks of several instances may disagree a little.
 OVERLAP = timedelta(seconds=30)
-# PostgreSQL's channel for revocations: a revoking commit notifies it (auth/service.py), every instance listens (auth/listener.py).
-CHANNEL = "paseto_revocations"
 
 
 class RevokedFamilies:
@@ -45,8 +45,11 @@ class RevokedFamilies:
         sync_seconds: float,
         max_staleness_seconds: float,
         overlap: timedelta = OVERLAP,
+        accounts: UserSnapshots | None = None,
     ) -> None:
         self._engine = engine
+        # The same feed tells the user snapshots of changed accounts (users/snapshots.py).
+        self.accounts = accounts
         self._overlap = overlap
         self._sync_seconds = sync_seconds
         self._max_staleness = max_staleness_seconds
@@ -79,13 +82,21 @@ class RevokedFamilies:
         with self._lock:
             self._forget_at = self._forget_at | dict.fromkeys(family_ids, forget_at)
 
+    def accounts_changed(self, *usernames: str) -> None:
+        """These accounts changed: their snapshots go, here at once (the change's instance, or a push)."""
+        if self.accounts is not None:
+            self.accounts.drop(*usernames)
+
     def sync(self) -> int:
-        """Read the revocations newer than the last read (the first time: all still relevant). Blocking."""
+        """Read the revocations (and account changes) newer than the last read (the first time: all still
+        relevant). Blocking."""
         started, started_monotonic = utcnow(), time.monotonic()
         since = self._read_until - self._overlap if self._read_until else started - self._remember_for
         query = select(TokenFamily.id, TokenFamily.revoked_at).where(col(TokenFamily.revoked_at) > since)
         with Session(self._engine) as session:
             rows = session.exec(query).all()
+            if self.accounts is not None and self._read_until is not None:
+                self.accounts_changed(*session.exec(select(User.username).where(col(User.updated_at) > since)))
         read = {family_id: as_utc(revoked_at) + self._remember_for for family_id, revoked_at in rows if revoked_at}
         with self._lock:
             # Swapped whole, so the request path reads without a lock.

@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from ..config import Settings
-from ..database import as_utc, utcnow
+from ..database import as_utc, notify, utcnow
 from ..logs import security_event
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
@@ -18,9 +18,10 @@ from ..paseto.tokens import decode_token
 from ..users import service as users_service
 from ..users.exceptions import UserError
 from ..users.models import User
+from ..users.snapshots import Account
 from .exceptions import SessionExpiredError, TokenReusedError
 from .models import TokenFamily
-from .revocation import CHANNEL, RevokedFamilies
+from .revocation import RevokedFamilies
 from .schemas import SessionView
 
 
@@ -190,7 +191,7 @@ def change_password(
     session: Session,
     settings: Settings,
     revoked: RevokedFamilies,
-    user: User,
+    user: Account,
     family_id: str,
     client: str,
     *,
@@ -202,6 +203,7 @@ def change_password(
     users_service.check_password(session, settings, user.username, current_password, client)
     session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
     users_service.set_password(session, settings, user, new_password, client)
+    revoked.accounts_changed(user.username)
     assert user.id is not None
     ended = revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=family_id)
     security_event("password_changed", user=user.username, family=family_id, client=client, sessions_ended=ended)
@@ -213,13 +215,10 @@ def log_out(session: Session, revoked: RevokedFamilies, claims: dict[str, Any], 
     security_event("logout", user=claims["sub"], family=claims["fam"], client=client)
 
 
-def log_out_everywhere(session: Session, revoked: RevokedFamilies, user: User, client: str) -> None:
+def log_out_everywhere(session: Session, revoked: RevokedFamilies, user: Account, client: str) -> None:
     assert user.id is not None
     ended = revoke_user_sessions(session, revoked, user.id, reason="logout_all")
     security_event("logout_all", user=user.username, client=client, sessions_ended=ended)
-
-
-NOTIFY_BATCH = 200  # family ids per notification: PostgreSQL caps a payload at 8000 bytes
 
 
 def revoke_families(session: Session, revoked: RevokedFamilies | None, family_ids: list[str], reason: str) -> None:
@@ -231,10 +230,7 @@ def revoke_families(session: Session, revoked: RevokedFamilies | None, family_id
             .where(col(TokenFamily.id).in_(family_ids), col(TokenFamily.revoked_at).is_(None))
             .values(revoked_at=utcnow(), revoked_reason=reason)
         )
-        if session.get_bind().dialect.name == "postgresql":  # delivered when (and only if) the transaction commits
-            for start in range(0, len(family_ids), NOTIFY_BATCH):
-                payload = ",".join(family_ids[start : start + NOTIFY_BATCH])
-                session.exec(select(func.pg_notify(CHANNEL, payload)))
+        notify(session, "family", family_ids)
     session.commit()
     if revoked is not None:
         revoked.add(*family_ids)
@@ -260,7 +256,7 @@ def live_sessions(session: Session, user_id: int) -> list[TokenFamily]:
     return list(session.exec(query.order_by(col(TokenFamily.last_used_at).desc(), col(TokenFamily.id))))
 
 
-def end_session(session: Session, revoked: RevokedFamilies, user: User, family_id: str, client: str) -> None:
+def end_session(session: Session, revoked: RevokedFamilies, user: Account, family_id: str, client: str) -> None:
     """End one of the user's sessions (a device); 404 for any id that is not a live session of theirs."""
     assert user.id is not None
     if not any(family.id == family_id for family in live_sessions(session, user.id)):

@@ -3,15 +3,20 @@
 The providers that only check a token are `async def`, so a route built on them stays on the event
 loop. FastAPI runs every sync dependency, and every class used as one (the fastapi-paseto-auth style
 `Authorize: AuthPASETO = Depends()`), in a worker thread: that hop costs more than checking the token.
-Reading the user is a database call, so `CurrentUser` is sync and runs in a thread, once.
+Reading the user is a database call: `CurrentUser` makes it in a worker thread, and only when the account
+is not among the recently read (users/snapshots.py), so a route that reads the user stays on the event
+loop most of the time too.
 """
 
 import ipaddress
 import re
+import time
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from ..config import Settings
@@ -19,8 +24,8 @@ from ..errors import refuses
 from ..paseto import AuthPASETO
 from ..paseto.exceptions import RevokedTokenError
 from .exceptions import UserError
-from .models import User
-from .service import get_active
+from .service import get_by_username
+from .snapshots import UserSnapshot, UserSnapshots
 
 _ADDRESS_TEXT = re.compile(r"[\w.:-]{1,64}")
 
@@ -100,57 +105,72 @@ AccessClaims = Annotated[dict[str, Any], Depends(get_access_claims)]
 FreshClaims = Annotated[dict[str, Any], Depends(get_fresh_claims)]
 
 
-def _active_user(request: Request, claims: dict[str, Any]) -> User:
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
-        user = get_active(session, claims["sub"])
-    if user is None:
+async def _active_user(request: Request, claims: dict[str, Any]) -> UserSnapshot:
+    """The account's snapshot: from memory when recent (on the event loop), else read in a worker thread."""
+    snapshots: UserSnapshots = request.app.state.user_snapshots
+    name = claims["sub"]
+    snapshot = snapshots.get(name)
+    if snapshot is None:
+        generation, read_at = snapshots.generation(name), time.monotonic()
+        snapshot = await anyio.to_thread.run_sync(_read_account, request.app.state.engine, name)
+        if snapshot is not None:
+            snapshots.put(snapshot, generation, read_at)
+    if snapshot is None or not snapshot.is_active:
         raise RevokedTokenError("User is inactive or no longer exists")
-    return user
+    return snapshot
+
+
+def _read_account(engine: Engine, username: str) -> UserSnapshot | None:
+    with Session(engine) as session:
+        user = get_by_username(session, username)
+        return UserSnapshot.of(user) if user is not None else None
 
 
 @refuses(503)
-def get_current_user(request: Request, claims: AccessClaims) -> User:
-    return _active_user(request, claims)
+async def get_current_user(request: Request, claims: AccessClaims) -> UserSnapshot:
+    return await _active_user(request, claims)
 
 
 @refuses(503)
-def get_fresh_user(request: Request, claims: FreshClaims) -> User:
-    return _active_user(request, claims)
+async def get_fresh_user(request: Request, claims: FreshClaims) -> UserSnapshot:
+    return await _active_user(request, claims)
 
 
-# The account behind the token, read from the database: inactive or deleted users are refused at once.
-CurrentUser = Annotated[User, Depends(get_current_user)]
-FreshUser = Annotated[User, Depends(get_fresh_user)]
+# The account behind the token (users/snapshots.py: read from the database, then kept for seconds, and
+# dropped on every instance when it changes): inactive or deleted users are refused.
+CurrentUser = Annotated[UserSnapshot, Depends(get_current_user)]
+FreshUser = Annotated[UserSnapshot, Depends(get_fresh_user)]
 
 
 @refuses(403)
-async def get_verified_user(user: CurrentUser) -> User:
+async def get_verified_user(user: CurrentUser) -> UserSnapshot:
     if user.email_verified_at is None:
         raise UserError(403, "email_unverified", "This needs a verified e-mail address")
     return user
 
 
 # The same, for an account whose address is verified: others get 403 email_unverified.
-VerifiedUser = Annotated[User, Depends(get_verified_user)]
+VerifiedUser = Annotated[UserSnapshot, Depends(get_verified_user)]
 
 
-def _admin(user: User) -> User:
+def _admin(user: UserSnapshot) -> UserSnapshot:
     if not user.is_admin:
         raise UserError(403, "admin_required", "This needs an administrator")
     return user
 
 
 @refuses(403)
-async def get_admin_user(user: CurrentUser) -> User:
+async def get_admin_user(user: CurrentUser) -> UserSnapshot:
     return _admin(user)
 
 
 @refuses(403)
-async def get_fresh_admin_user(user: FreshUser) -> User:
+async def get_fresh_admin_user(user: FreshUser) -> UserSnapshot:
     return _admin(user)
 
 
-# An administrator, read from the database on every request (CurrentUser): a demotion takes effect at once,
-# where a role in the token would last as long as the token. For changes: a fresh token too.
-AdminUser = Annotated[User, Depends(get_admin_user)]
-FreshAdminUser = Annotated[User, Depends(get_fresh_admin_user)]
+# An administrator, as the database says (CurrentUser's snapshot, dropped everywhere when the account
+# changes): a demotion takes effect at once, where a role in the token would last as long as the token.
+# For changes: a fresh token too.
+AdminUser = Annotated[UserSnapshot, Depends(get_admin_user)]
+FreshAdminUser = Annotated[UserSnapshot, Depends(get_fresh_admin_user)]

@@ -17,7 +17,7 @@ class User(SQLModel, table=True):
     is_active: bool = True
     is_admin: bool = False  # read from here on every admin request, never from a token: a demotion takes effect at once
     created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)  # every change moves it: instances read what changed
 
 
 class LoginThrottle(SQLModel, table=True):

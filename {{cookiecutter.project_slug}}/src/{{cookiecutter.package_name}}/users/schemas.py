@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 from pydantic_core import PydanticCustomError
 
-from .models import User
+from .snapshots import Account
 
 # The canonical form of a username: what is stored, compared and put in tokens.
 _USERNAME = re.compile(r"[a-z0-9_.-]{3,64}")
@@ -75,7 +75,7 @@ class UserPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, user: User) -> "UserPublic":
+    def of(cls, user: Account) -> "UserPublic":
         assert user.id is not None
         verified = user.email_verified_at is not None
         return cls(

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ..config import Settings
-from ..database import utcnow
+from ..database import notify, utcnow
 from ..logs import security_event
 from ..paseto import AuthPASETOException
 from . import throttle
@@ -16,6 +16,7 @@ from .exceptions import InvalidCredentialsError, UserError
 from .models import User
 from .passwords import hasher_for
 from .schemas import normalize_username
+from .snapshots import Account
 
 
 def check_password_rules(settings: Settings, password: str) -> None:
@@ -110,11 +111,11 @@ def check_password(
     return user
 
 
-def set_password(session: Session, settings: Settings, user: User, password: str, client: str | None = None) -> None:
+def set_password(session: Session, settings: Settings, user: Account, password: str, client: str | None = None) -> None:
     check_password_rules(settings, password)
-    user.hashed_password = _hash(settings, password, client)
-    user.updated_at = utcnow()
-    session.add(user)
+    hashed = _hash(settings, password, client)
+    session.exec(update(User).where(col(User.id) == user.id).values(hashed_password=hashed, updated_at=utcnow()))
+    notify(session, "account", [user.username])
     session.commit()
 
 
@@ -126,21 +127,26 @@ def replace_password(session: Session, settings: Settings, user: User, password:
     replace = update(User).where(col(User.id) == user.id, col(User.hashed_password) == hashed_before)
     if session.exec(replace.values(hashed_password=hashed, updated_at=utcnow())).rowcount != 1:
         return False
+    notify(session, "account", [user.username])
     user.hashed_password = hashed
     return True
 
 
 def set_active(session: Session, user: User, active: bool) -> None:
-    user.is_active = active
-    user.updated_at = utcnow()
-    session.add(user)
-    session.commit()
+    _change(session, user, is_active=active)
 
 
 def set_admin(session: Session, user: User, admin: bool) -> None:
-    user.is_admin = admin
+    _change(session, user, is_admin=admin)
+
+
+def _change(session: Session, user: User, **values: object) -> None:
+    """Change an account and tell every instance (their user snapshots must go: users/snapshots.py)."""
+    for name, value in values.items():
+        setattr(user, name, value)
     user.updated_at = utcnow()
     session.add(user)
+    notify(session, "account", [user.username])
     session.commit()
 
 

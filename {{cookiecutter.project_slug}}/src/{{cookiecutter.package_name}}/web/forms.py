@@ -248,9 +248,11 @@ def reset_password(
 
 
 @router.post("/email/verify/form")
-def verify_email(request: Request, session: SessionDep, settings: SettingsDep, client: ClientAddress, token: Field = "") -> Response:
+def verify_email(
+    request: Request, session: SessionDep, settings: SettingsDep, revoked: RevokedDep, client: ClientAddress, token: Field = ""
+) -> Response:
     try:
-        user = account_service.verify_email(session, settings, token, client)
+        user = account_service.verify_email(session, settings, revoked, token, client)
     except (InvalidLinkError, UserError) as refused:
         return render(request, "verify.html", settings, refused.status_code, error=refused.message)
     return render(request, "verify.html", settings, verified=user.email)

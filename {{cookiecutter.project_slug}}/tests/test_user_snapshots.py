@@ -1,0 +1,116 @@
+"""The accounts behind recent tokens, kept in memory (users/snapshots.py): never stale in a way that matters.
+
+Each account change is seen at once by the instance that made it, and by another instance within the
+feed's bound (its next read of changes, REVOCATION_SYNC_SECONDS: 0.2 s here; on PostgreSQL a push).
+"""
+
+import functools
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from {{ cookiecutter.package_name }}.users import service as users_service
+from {{ cookiecutter.package_name }}.users import snapshots as snapshots_module
+from {{ cookiecutter.package_name }}.users.snapshots import UserSnapshot, UserSnapshots
+
+from .conftest import PASSWORD, Clock, bearer, login
+
+BOUND = 10.0  # seconds: the feed's bound (0.2 s here) with room for a busy machine
+
+
+def seen_within_bound(condition: Callable[[], bool], what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < BOUND, f"{what} not seen within {BOUND:.0f} s"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def two_instances(make_client: Callable[..., TestClient], client: TestClient, user: dict[str, str]) -> tuple[TestClient, TestClient]:
+    """The test's instance, and another on the same database with the same key (and its own memory)."""
+    key = client.app.state.settings.paseto_key  # type: ignore[attr-defined]
+    return client, make_client(paseto_key=key)
+
+
+def me(client: TestClient, tokens: dict[str, str]) -> dict[str, object]:
+    answer: dict[str, object] = client.get("/users/me", headers=bearer(tokens["access_token"])).json()
+    return answer
+
+
+def test_a_deactivation_is_seen_at_once_here_and_within_the_bound_elsewhere(two_instances: tuple[TestClient, TestClient]) -> None:
+    here, there = two_instances
+    with Session(here.app.state.engine) as session:  # type: ignore[attr-defined]
+        root = users_service.create_user(session, here.app.state.settings, "root", PASSWORD)  # type: ignore[attr-defined]
+        users_service.set_admin(session, root, True)
+    admin, alice = login(here, "root"), login(here)
+    assert me(here, alice)["username"] == "alice" and me(there, alice)["username"] == "alice"  # both remember her
+    assert here.post("/admin/users/alice/deactivate", headers=bearer(admin["access_token"])).status_code == 200
+    assert here.get("/users/me", headers=bearer(alice["access_token"])).status_code == 401  # at once, here
+    took = seen_within_bound(lambda: there.get("/users/me", headers=bearer(alice["access_token"])).status_code == 401, "the deactivation")
+    print(f"\na deactivation reached the other instance's /users/me in {took * 1000:.0f} ms")
+
+
+def test_an_address_change_reaches_the_verified_only_routes_elsewhere(two_instances: tuple[TestClient, TestClient]) -> None:
+    here, there = two_instances
+    tokens = login(here)
+    assert there.get("/verified-only", headers=bearer(tokens["access_token"])).json()["code"] == "email_unverified"
+    here.post("/email/verify/resend", headers=bearer(tokens["access_token"]))
+    link = here.app.state.mailer.outbox[-1].text  # type: ignore[attr-defined]
+    token = link.split("token=", 1)[1].split()[0]
+    assert here.post("/email/verify", json={"token": token}).status_code == 204
+    assert me(here, tokens)["email_verified"] is True  # at once, here
+    seen_within_bound(lambda: there.get("/verified-only", headers=bearer(tokens["access_token"])).status_code == 200, "the verification")
+
+
+def test_a_role_change_by_another_process_is_seen_within_the_bound(two_instances: tuple[TestClient, TestClient]) -> None:
+    here, there = two_instances
+    tokens = login(here)
+    assert there.get("/admin/users", headers=bearer(tokens["access_token"])).json()["code"] == "admin_required"
+    with Session(here.app.state.engine) as session:  # type: ignore[attr-defined] # as `set-admin alice` does
+        alice = users_service.get_by_username(session, "alice")
+        assert alice is not None
+        users_service.set_admin(session, alice, True)
+    for instance in (here, there):
+        seen_within_bound(functools.partial(is_admin, instance, tokens), "the promotion")
+
+
+def is_admin(client: TestClient, tokens: dict[str, str]) -> bool:
+    return client.get("/admin/users", headers=bearer(tokens["access_token"])).status_code == 200
+
+
+def snapshot(name: str) -> UserSnapshot:
+    now = datetime.now(UTC)
+    return UserSnapshot(
+        id=1, username=name, email=None, email_verified_at=None, is_active=True, is_admin=False, created_at=now, updated_at=now
+    )
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = UserSnapshots(capacity=4, lifetime_seconds=60)
+    for n in range(50):
+        cache.put(snapshot(f"user{n}"), cache.generation(f"user{n}"), time.monotonic())
+        assert cache.size <= 4
+    assert cache.get("user49") is not None and cache.get("user0") is None
+
+
+def test_a_read_that_raced_a_change_is_not_kept() -> None:
+    cache = UserSnapshots(capacity=4, lifetime_seconds=60)
+    generation = cache.generation("alice")  # a read starts ...
+    cache.drop("alice")  # ... the account changes meanwhile ...
+    cache.put(snapshot("alice"), generation, time.monotonic())  # ... and what the read found is already old
+    assert cache.get("alice") is None
+
+
+def test_a_snapshot_lives_no_longer_than_its_lifetime(clock: Clock) -> None:
+    clock.freeze_monotonic_in(snapshots_module)
+    cache = UserSnapshots(capacity=4, lifetime_seconds=5)
+    cache.put(snapshot("alice"), cache.generation("alice"), clock.monotonic())
+    clock.move(seconds=4)
+    assert cache.get("alice") is not None
+    clock.move(seconds=2)
+    assert cache.get("alice") is None
