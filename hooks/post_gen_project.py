@@ -87,7 +87,8 @@ def generate_keys(purpose: str) -> dict[str, str]:
 
 def write_env(path: Path) -> None:
     """Copy .env.example to .env, filling in the generated secrets. .env is git-ignored."""
-    keys = generate_keys(PURPOSE) | {"PURPOSE_KEY": _paserk("k4.local.", secrets.token_bytes(32))}  # purpose tokens: links in mails, devices
+    # PURPOSE_KEY: the purpose tokens' (links in mails, device tokens), always local.
+    keys = generate_keys(PURPOSE) | {"PURPOSE_KEY": _paserk("k4.local.", secrets.token_bytes(32))}
     values = {ENV_PREFIX + name: value for name, value in keys.items()}
     if DATABASE == "postgresql":
         values["POSTGRES_PASSWORD"] = secrets.token_urlsafe(24)  # for compose.yaml's database
