@@ -20,6 +20,9 @@ import time
 import uuid
 {% endif -%}
 from collections.abc import Callable, Iterator
+{%- if cookiecutter.database == "postgresql" %}
+from concurrent.futures import ThreadPoolExecutor
+{%- endif %}
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -33,7 +36,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine{% if cookiecutter.database == "postgresql" %}, text
+from sqlalchemy import {% if cookiecutter.database == "postgresql" %}Engine, {% endif %}create_engine{% if cookiecutter.database == "postgresql" %}, text
 from sqlalchemy.engine import make_url{% endif %}
 from sqlmodel import Session
 
@@ -61,19 +64,33 @@ def drop_database(server_url: str, name: str) -> None:
     admin.dispose()
 
 
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    name = f"test_{uuid.uuid4().hex[:16]}"
+@pytest.fixture(scope="session")
+def server() -> Iterator[tuple[Engine, ThreadPoolExecutor]]:
+    """The test server, through one pool for the whole run; databases are dropped in the background."""
     admin = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    drops = ThreadPoolExecutor(max_workers=1)
+    yield admin, drops
+    drops.shutdown(wait=True)
+    admin.dispose()
+
+
+def _drop(admin: Engine, name: str) -> None:
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def database_url(server: tuple[Engine, ThreadPoolExecutor]) -> Iterator[str]:
+    """A database of the test's own, made for it on the test server and dropped after it (while the next runs)."""
+    admin, drops = server
+    name = f"test_{uuid.uuid4().hex[:16]}"
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:
         pytest.fail(f"no PostgreSQL server for the tests at TEST_DATABASE_URL={SERVER_URL}: {error}", pytrace=False)
-    finally:
-        admin.dispose()
     yield make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    drop_database(SERVER_URL, name)
+    drops.submit(_drop, admin, name)
 {%- else %}
 
 

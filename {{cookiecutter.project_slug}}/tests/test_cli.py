@@ -189,7 +189,7 @@ def test_show_settings_masks_every_secret(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     retired = generate_key(PURPOSE) if PURPOSE == "local" else generate_key("local")
     url = "postgresql+psycopg://app:hunter2-secret@db.example:5432/app?sslmode=require&sslpassword=key-secret&password=other-secret"
-    env = write_env(tmp_path, url, PASETO_PREVIOUS_KEYS=json.dumps([retired]))
+    env = write_env(tmp_path, url, PASETO_PREVIOUS_KEYS=json.dumps([retired]), SMTP_PASSWORD="smtp-secret")
     if PURPOSE == "public":  # a public ring only takes k4.public keys
         env.write_text(env.read_text().replace(retired, "k4.public.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
     assert main(["show-settings"]) == 0
@@ -199,6 +199,8 @@ def test_show_settings_masks_every_secret(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"{ENV_PREFIX}PASETO_PREVIOUS_KEYS=**********" in out
     assert settings.paseto_key.get_secret_value() not in out
     assert retired not in out and "hunter2-secret" not in out and "key-secret" not in out and "other-secret" not in out
+    assert f"{ENV_PREFIX}SMTP_PASSWORD=**********" in out and "smtp-secret" not in out
+    assert f"{ENV_PREFIX}PURPOSE_KEY=**********" in out and settings.purpose_key.get_secret_value() not in out
     shown = f"{ENV_PREFIX}DATABASE_URL=postgresql+psycopg://app:***@db.example:5432/app?password=xxxxx&sslmode=require&sslpassword=xxxxx"
     assert shown in out
 

@@ -39,6 +39,19 @@ def test_a_public_bake_publishes_its_verification_keys_and_never_a_secret(
         assert entry["key"].startswith("k4.public.") and not parsed.is_secret
     footer = login(client)["access_token"].rsplit(".", 1)[1]
     assert json.loads(pyseto.utils.base64url_decode(footer))["kid"] == keys[0]["kid"]
+
+
+def test_rotate_keys_changes_what_is_published(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .test_cli import settings_of, write_env
+
+    monkeypatch.chdir(tmp_path)
+    env = write_env(tmp_path, database_url)
+    before = settings_of(env).key_ring().published()
+    assert main(["rotate-keys"]) == 0
+    after = settings_of(env).key_ring().published()
+    assert [current for _, _, current in after] == [True, False]
+    assert after[1][:2] == before[0][:2]  # the old signing key's public half, now retired
+    assert all(key.startswith("k4.public.") for _, key, _ in after)
 {%- else -%}
 def test_a_local_bake_publishes_nothing(client: TestClient) -> None:
     # Its tokens are encrypted: other services ask POST /introspect.

@@ -53,6 +53,9 @@ def test_a_deactivation_is_seen_at_once_here_and_within_the_bound_elsewhere(two_
     assert here.get("/users/me", headers=bearer(alice["access_token"])).status_code == 401  # at once, here
     took = seen_within_bound(lambda: there.get("/users/me", headers=bearer(alice["access_token"])).status_code == 401, "the deactivation")
     print(f"\na deactivation reached the other instance's /users/me in {took * 1000:.0f} ms")
+    assert here.post("/admin/users/alice/activate", headers=bearer(admin["access_token"])).status_code == 200
+    alice = login(here)  # her sessions ended with the deactivation
+    seen_within_bound(lambda: there.get("/users/me", headers=bearer(alice["access_token"])).status_code == 200, "the activation")
 
 
 def test_an_address_change_reaches_the_verified_only_routes_elsewhere(two_instances: tuple[TestClient, TestClient]) -> None:
