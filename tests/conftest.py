@@ -95,6 +95,12 @@ def wait_for(url: str, process: subprocess.Popen[str], seconds: float = 60) -> N
     pytest.fail(f"{url} did not answer within {seconds:.0f} s", pytrace=False)
 
 
+def start(command: list[str], cwd: Path, **options: Any) -> subprocess.Popen[str]:
+    """Start a server in a process group of its own (`stop` ends it and its children), its output kept."""
+    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    return subprocess.Popen(command, cwd=cwd, start_new_session=True, **output, **options)
+
+
 def stop(process: subprocess.Popen[str]) -> str:
     """Stop a server started in its own process group; return what it printed."""
     if process.poll() is None:

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from . import dockerfile
-from .conftest import PREFIX, free_port, run, stop, wait_for
+from .conftest import PREFIX, free_port, run, start, stop, wait_for
 from .test_bake import COMBINATIONS
 
 APP = "/app"  # the image's WORKDIR, which a folder of the test stands for
@@ -165,18 +165,7 @@ def test_the_dockerfiles_commands_build_and_start_the_app(
     assert all(volume["type"] == "volume" for volume in service.get("volumes", [])), "named volumes only"
     for volume in volumes:
         assert volume.is_dir() and volume.stat().st_uid == uid, f"the image's {volume.name}/ belongs to its USER"
-    server = subprocess.Popen(
-        command,
-        cwd=app,
-        env=env,
-        user=uid,
-        group=gid,
-        extra_groups=[],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    server = start(command, app, env=env, user=uid, group=gid, extra_groups=[])
     try:
         wait_for(f"http://127.0.0.1:{port}/ready", server)
         wait_for(f"http://127.0.0.1:{port}/health", server)

@@ -2,14 +2,13 @@
 
 import json
 import re
-import subprocess
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import PREFIX, free_port, run, stop, wait_for
+from .conftest import PREFIX, free_port, run, start, stop, wait_for
 
 
 def shell_block(project: Path, section: str, holding: str) -> list[str]:
@@ -55,9 +54,7 @@ def test_the_readme_serve_commands_work_and_work_again(bake: Callable[..., Path]
     for _ in range(2):  # a newcomer runs it again the next day; the second time, logs in as demo
         port = free_port()
         command = serve.replace("--port 8000", f"--port {port}")
-        server = subprocess.Popen(
-            ["bash", "-c", command], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-        )
+        server = start(["bash", "-c", command], project)
         try:
             wait_for(f"http://127.0.0.1:{port}/ready", server)
             password = re.search(r"with password: (\S+)", "".join(outputs))
@@ -74,14 +71,7 @@ def test_the_readme_serve_commands_work_and_work_again(bake: Callable[..., Path]
     # The tip for seeing a refresh within a minute, as written: the setting must reach the server.
     (tip,) = shell_block(project, "Run it", "ACCESS_TOKEN_MINUTES=0.5")
     port = free_port()
-    server = subprocess.Popen(
-        ["bash", "-c", tip.replace("--port 8000", f"--port {port}")],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    server = start(["bash", "-c", tip.replace("--port 8000", f"--port {port}")], project)
     try:
         wait_for(f"http://127.0.0.1:{port}/ready", server)
         password = re.search(r"with password: (\S+)", first)
