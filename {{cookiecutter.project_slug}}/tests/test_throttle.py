@@ -190,20 +190,22 @@ def test_ipv6_addresses_are_counted_by_their_64(
     assert attempt(from_address(client, second), "alice", PASSWORD) == (429 if shared else 200)
 
 
-def test_hashing_is_bounded_per_address_and_per_worker(
+def test_hashing_is_bounded_per_address_and_per_worker_but_not_for_known_devices(
     make_client: Callable[..., TestClient], user: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = make_client(password_hash_concurrency=2, password_hash_per_address=1)
+    device = client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["device_token"]
     hasher = hasher_for(client.app.state.settings)  # type: ignore[attr-defined]
     hashing, release = threading.Semaphore(0), threading.Event()
     verify = hasher.verify
 
-    def slow_verify(password: str, hashed: str | None) -> tuple[bool, str | None]:
-        hashing.release()
-        release.wait(60)
+    def slow_wrong_guesses(password: str, hashed: str | None) -> tuple[bool, str | None]:
+        if password != PASSWORD:  # the guesses hold their slots until the test lets them go
+            hashing.release()
+            release.wait(60)
         return verify(password, hashed)
 
-    monkeypatch.setattr(hasher, "verify", slow_verify)
+    monkeypatch.setattr(hasher, "verify", slow_wrong_guesses)
     here, there, elsewhere = client, from_address(client, "198.51.100.1"), from_address(client, "198.51.100.2")
     first = threading.Thread(target=attempt, args=(here,))
     second = threading.Thread(target=attempt, args=(there,))
@@ -212,7 +214,9 @@ def test_hashing_is_bounded_per_address_and_per_worker(
     assert attempt(here, "alice", PASSWORD) == 429  # this address hashes already: refused at once, not queued
     second.start()
     assert hashing.acquire(timeout=60)
-    assert attempt(elsewhere, "alice", PASSWORD) == 429  # the worker hashes as much as it may: refused at once
+    assert attempt(elsewhere, "alice", PASSWORD) == 429  # the worker hashes as much as it may for strangers: refused at once
+    known = elsewhere.post("/login", json={"username": "alice", "password": PASSWORD, "device_token": device})
+    assert known.status_code == 200, known.text  # a known device has slots of its own: the guesses cannot take them
     release.set()
     first.join(60)
     second.join(60)

@@ -80,7 +80,7 @@ class Settings(DatabaseSettings):
     password_hash_parallelism: int = Field(default=4, ge=1)
     registration_open: bool = False  # development default: true
     # Hashing bounds (argon2 takes memory and CPU): hashes at once per worker process, and per client
-    # address; past either, 429 at once, without hashing.
+    # address; past either, 429 at once, without hashing. Known devices get as many slots again of their own.
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
     password_hash_per_address: int = Field(default=2, ge=1)
 

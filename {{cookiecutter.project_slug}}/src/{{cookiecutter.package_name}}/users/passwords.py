@@ -20,19 +20,22 @@ class HashingGate:
     """At most `total` hashes at once in this process, and `per_address` for one client address (group).
 
     Past either: TooManyAttemptsError (429) at once, without hashing. Waiting would only pile up threads
-    (each holding a hash's memory) behind the ones already working.
+    (each holding a hash's memory) behind the ones already working. Logins from known devices (a valid
+    device token, users/service.py) have `total` slots of their own: a botnet filling the strangers'
+    slots cannot keep the owner's own devices out. At most twice `total` hashes, then, ever.
     """
 
     def __init__(self, total: int, per_address: int) -> None:
         self._per_address = per_address
-        self._free = threading.BoundedSemaphore(total)
+        self._free = {False: threading.BoundedSemaphore(total), True: threading.BoundedSemaphore(total)}  # known device?
         self._lock = threading.Lock()
         self._busy: dict[str, int] = {}
 
     @contextmanager
-    def slot(self, address: str) -> Iterator[None]:
+    def slot(self, address: str, known_device: bool = False) -> Iterator[None]:
+        free = self._free[known_device]
         with self._lock:
-            if self._busy.get(address, 0) >= self._per_address or not self._free.acquire(blocking=False):
+            if self._busy.get(address, 0) >= self._per_address or not free.acquire(blocking=False):
                 raise TooManyAttemptsError(1)
             self._busy[address] = self._busy.get(address, 0) + 1
         try:
@@ -42,7 +45,7 @@ class HashingGate:
                 self._busy[address] -= 1
                 if not self._busy[address]:
                     del self._busy[address]
-                self._free.release()
+                free.release()
 
 
 class PasswordHasher:
@@ -74,9 +77,9 @@ class PasswordHasher:
             return False, None
         return bool(matches), new_hash
 
-    def gated(self, client: str | None) -> AbstractContextManager[None]:
+    def gated(self, client: str | None, known_device: bool = False) -> AbstractContextManager[None]:
         """The gate's slot for a request's client (its address group), or none for the command line."""
-        return self.gate.slot(client) if client is not None else nullcontext()
+        return self.gate.slot(client, known_device) if client is not None else nullcontext()
 
 
 @cache

@@ -88,7 +88,7 @@ def check_password(
     """
     name, hasher = normalize_username(username), hasher_for(settings)
     device = device_of(settings, device_token, name) if device_token else None
-    with hasher.gated(throttle.address_group(client)):  # 429 at once, before anything is counted, past the hashing bounds
+    with hasher.gated(throttle.address_group(client), known_device=device is not None):  # past the hashing bounds: 429 at once
         limits = throttle.login_limits(settings, name, client, device)
         reservation = throttle.reserve(session, limits, settings.login_failure_window_seconds)
         user = session.exec(select(User).where(User.username == name)).first()
