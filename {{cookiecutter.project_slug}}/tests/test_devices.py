@@ -73,9 +73,10 @@ def test_a_session_that_keeps_refreshing_ends_at_its_maximum_age(
         tokens = client.post("/refresh", headers=bearer(tokens["refresh_token"])).json()
     clock.move(seconds=9 * DAY)  # day 29: still within the absolute bound
     tokens = client.post("/refresh", headers=bearer(tokens["refresh_token"])).json()
-    # ... but never past the login plus SESSION_MAX_DAYS: this refresh token ends with the session.
+    # ... but never past the login plus SESSION_MAX_DAYS: this refresh token ends with the session, and says so.
     expires = datetime.fromisoformat(decode_token(client.app.state.authpaseto, tokens["refresh_token"])["exp"])  # type: ignore[attr-defined]
     assert expires <= logged_in + timedelta(days=30, seconds=1)
+    assert abs(int(tokens["refresh_token_expires_in"]) - (expires - clock.now()).total_seconds()) <= 1
     clock.move(seconds=2 * DAY)  # day 31
     refused = client.post("/refresh", headers=bearer(tokens["refresh_token"]))
     assert (refused.status_code, refused.json()["code"]) == (401, "token_expired")

@@ -32,6 +32,7 @@ def test_a_reset_mail_arrives_and_its_link_works(
         assert client.post("/password/forgot", json={"email": ALICE}).status_code == 202
         mail = inbox.wait_for(ALICE)
     assert mail["Subject"].startswith("Set a new password") and mail["To"] == ALICE
+    assert mail["Date"] and mail["Message-ID"].endswith("@localhost>")  # MAIL_FROM's domain
     assert mail.get_body(preferencelist=("html",)) is not None, "a text and an HTML part"
     link = urlsplit(link_in(mail))
     page = client.get(f"{link.path}?{link.query}")

@@ -41,7 +41,7 @@ def token_pair(auth: AuthPASETO, tokens: service.IssuedTokens) -> TokenPair:
         access_token=tokens.access_token,
         expires_in=int(auth.config.access_token_expires.total_seconds()),
         refresh_token=tokens.refresh_token,
-        refresh_token_expires_in=int(auth.config.refresh_token_expires.total_seconds()),
+        refresh_token_expires_in=int(tokens.refresh_expires_in or auth.config.refresh_token_expires.total_seconds()),
     )
 
 

@@ -30,6 +30,7 @@ class IssuedTokens:
     access_token: str
     refresh_token: str | None = None  # None when only the access token is renewed (fresh login)
     device_token: str | None = None  # after a password check: this client is a known device from now on
+    refresh_expires_in: float | None = None  # seconds: the refresh lifetime, or less where the session ends sooner
 
 
 def _digest(token: str) -> str:
@@ -87,7 +88,7 @@ def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: 
     session.add(family)
     session.commit()
     security_event("login", user=user.username, family=family_id, client=client)
-    return IssuedTokens(access_token, refresh_token)
+    return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
 
 
 def rotate(
@@ -133,7 +134,7 @@ def rotate(
         session.commit()
         security_event("refresh", user=claims["sub"], family=family_id, client=client)
         access_token = auth.create_access_token(subject=claims["sub"], fresh=False, user_claims={"fam": family_id})
-        return IssuedTokens(access_token, refresh_token)
+        return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
     session.rollback()
     row = session.get(TokenFamily, family_id)
     if row is None or row.revoked_at is not None:

@@ -17,6 +17,7 @@ import ssl
 import sys
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -96,6 +97,8 @@ class Mailer:
     def _email(self, message: Message) -> EmailMessage:
         email = EmailMessage()
         email["From"], email["To"], email["Subject"] = self._settings.mail_from, message.to, message.subject
+        email["Date"] = formatdate(localtime=False)  # RFC 5322 asks for both; spam filters look for them
+        email["Message-ID"] = make_msgid(domain=parseaddr(self._settings.mail_from)[1].rpartition("@")[2] or None)
         email.set_content(message.text)
         email.add_alternative(message.html, subtype="html")
         return email
