@@ -110,6 +110,7 @@ class Server:
     url: str
     login: Callable[[], dict[str, Any]]
     stack: dict[str, Any]
+    sessions: Callable[[], int] | None = None  # sessions ever established to its PostgreSQL database
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -229,11 +230,11 @@ def add_user(project: Project) -> None:
     run([project.cli, "create-user", USER, f"--password={project.password}"], cwd=project.folder, env=project.env)
 
 
-def serve_project(how: Serving, name: str, project: Project) -> Server:
+def serve_project(how: Serving, name: str, project: Project, sessions: Callable[[], int] | None = None) -> Server:
     app = [f"{project.package}.main:create_app", "--factory"]
     url = serve(how, name, project.python, app, project.folder, project.env, "/health")
     stack = {**stack_of(project.python), "added_uvicorn_standard": project.added_standard}
-    return Server(name, url, lambda: post_json(url + "/login", {"username": USER, "password": project.password}), stack)
+    return Server(name, url, lambda: post_json(url + "/login", {"username": USER, "password": project.password}), stack, sessions)
 
 
 # -- PostgreSQL databases ----------------------------------------------------------------------------------
@@ -254,6 +255,19 @@ def fresh_database(cleanup: contextlib.ExitStack, python: Path, server_url: str,
     sql(python, server_url, f'CREATE DATABASE "{name}"')
     cleanup.callback(sql, python, server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return database_url(server_url, name)
+
+
+def session_counter(python: Path, server_url: str, app_database_url: str) -> Callable[[], int]:
+    """How many sessions were ever established to the app's database (pg_stat_database.sessions, PostgreSQL
+    14+). Only the app connects there: the database is made for this run under a random name, and this
+    reading connects to the server's own database (server_url's), so it is not counted itself."""
+    name = urllib.parse.urlsplit(app_database_url).path.lstrip("/")
+    code = (
+        "import psycopg, sys\n"
+        "with psycopg.connect(sys.argv[1]) as c:\n"
+        "    print(c.execute('SELECT sessions FROM pg_stat_database WHERE datname = %s', [sys.argv[2]]).fetchone()[0])"
+    )
+    return lambda: int(run([str(python), "-c", code, server_url.replace("+psycopg", ""), name]))
 
 
 # -- reference apps: the seed on the published library, and a bare app --------------------------------------
@@ -377,9 +391,9 @@ def fst_server(how: Serving, args: argparse.Namespace, work: Path, base_python: 
         run([str(python), *prestart], cwd=backend, env=env)
     url = serve(how, "full-stack-fastapi-template", python, ["app.main:app"], backend, env, "/api/v1/utils/health-check/")
     form = {"username": FST_USER, "password": password}
-    server = Server(
-        "full-stack-fastapi-template", url, lambda: post_form(url + FST_LOGIN, form), {**stack, "commit": commit, "patches": patches}
-    )
+    stack |= {"commit": commit, "patches": patches}
+    sessions = session_counter(psql_python, args.postgres_url, env["DATABASE_URL"])
+    server = Server("full-stack-fastapi-template", url, lambda: post_form(url + FST_LOGIN, form), stack, sessions)
     return server, urllib.parse.urlencode(form)
 
 
@@ -452,8 +466,15 @@ def parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
+# A backend reports its counts to pg_stat_database within a second of going idle (PostgreSQL 15+), at once when it ends.
+STATS_DELAY = 1.5
+
+
 def measure(target: Target, seconds: int, scratch: Path) -> dict[str, Any]:
     options, script_args = target.prepare(scratch)
+    if count := target.server.sessions:
+        time.sleep(STATS_DELAY)  # the login that prepare made is counted before, not during
+        before = count()
     # wrk counts an answer slower than its timeout (2 s by default) as an error; a slow answer is a
     # latency to report (p99), not a refusal, so the timeout is longer than any answer here should take.
     cmd = [
@@ -467,7 +488,12 @@ def measure(target: Target, seconds: int, scratch: Path) -> dict[str, Any]:
         *options,
         target.server.url + target.path,
     ]
-    return parse_wrk(run(cmd + (["--", *script_args] if script_args else [])))
+    figures = parse_wrk(run(cmd + (["--", *script_args] if script_args else [])))
+    if count:
+        time.sleep(STATS_DELAY)
+        figures["sessions_opened"] = count() - before
+        figures["connections_per_1000"] = 1000 * figures["sessions_opened"] / figures["requests"]
+    return figures
 
 
 # -- report --------------------------------------------------------------------------------------------------
@@ -477,6 +503,7 @@ def summarize(target: Target, runs: list[dict[str, Any]]) -> dict[str, Any]:
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
 
+    counted = "connections_per_1000" in runs[0]
     return {
         "target": target.name,
         "server": target.server.name,
@@ -487,6 +514,8 @@ def summarize(target: Target, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "mean_ms": median("mean_ms"),
         "non_2xx": sum(run["non_2xx"] for run in runs),
         "socket_errors": sum(run["socket_errors"] for run in runs),
+        # PostgreSQL connections opened per 1,000 requests (None: not counted); the first round's include the pool filling
+        "connections_per_1000": round(median("connections_per_1000"), 2) if counted else None,
     }
 
 
@@ -497,16 +526,23 @@ def ratio(summary: dict[str, dict[str, Any]], top: str, bottom: str) -> float | 
 
 
 def checks(summary: dict[str, dict[str, Any]], micro: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue 9's targets beside what was measured."""
+    """The targets set in issues beside what was measured ("before:" ones only with --before)."""
     tokens = micro["tokens"]
+    reading_the_user = [
+        (f"{app} /users/me ÷ /protected ({db})", ratio(summary, f"{app} ({db}) GET /users/me", f"{app} ({db}) GET /protected"), "≥ 0.4")
+        for app in ("app", "before: app")
+        for db in ("SQLite", "PostgreSQL")
+        if f"{app} ({db}) GET /users/me" in summary
+    ]
     found = [
+        *reading_the_user,
         ("app /protected ÷ app /health (SQLite)", ratio(summary, "app (SQLite) GET /protected", "app (SQLite) GET /health"), "≥ 0.85"),
         ("app /protected ÷ seed /protected", ratio(summary, "app (SQLite) GET /protected", "seed GET /protected"), "≥ 2.5"),
         ("app /health ÷ bare FastAPI /health", ratio(summary, "app (SQLite) GET /health", "bare FastAPI GET /health"), "≥ 0.9"),
         (
             "app /users/me ÷ theirs (PostgreSQL)",
             ratio(summary, "app (PostgreSQL) GET /users/me", "full-stack-fastapi-template GET /users/me"),
-            "> 1",
+            "≥ 2",
         ),
         ("verify an already-seen token, µs", round(tokens["decode_seen_us"], 1), "≤ 10"),
         ("verify a new token ÷ raw pyseto", round(tokens["decode_new_us"] / tokens["pyseto_decode_us"], 3), "≤ 1.2"),
@@ -532,13 +568,17 @@ def machine() -> dict[str, Any]:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = ["| target | req/s | p50 ms | p99 ms | non-2xx + socket errors |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| target | req/s | p50 ms | p99 ms | non-2xx + socket errors | PostgreSQL connections opened per 1,000 requests |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for row in report["summary"]:
+        opened = "" if row["connections_per_1000"] is None else row["connections_per_1000"]
         lines.append(
             f"| {row['target']} (c={row['connections']}) | {row['requests_per_second']:.0f} "
-            f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['non_2xx'] + row['socket_errors']} |"
+            f"| {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {row['non_2xx'] + row['socket_errors']} | {opened} |"
         )
-    lines += ["", "| check (issue 9) | measured | target |", "| --- | ---: | --- |"]
+    lines += ["", "| check | measured | target |", "| --- | ---: | --- |"]
     lines += [f"| {c['check']} | {'n/a' if c['measured'] is None else c['measured']} | {c['target']} |" for c in report["checks"]]
     tokens, argon = report["micro"]["tokens"], report["micro"]["argon2"]
     app = report["stacks"]["app (SQLite)"]
@@ -554,7 +594,11 @@ def table(report: dict[str, Any]) -> str:
         f"uvicorn {app['packages'].get('uvicorn')} {' '.join(report['uvicorn_flags'])}, one worker, wrk -t1 on loopback, "
         f"{report['settings']['rounds']} interleaved rounds of {report['settings']['seconds']} s, medians.",
         f"Seed: {REFERENCE} (import {report['reference_import_change'] or 'unchanged'}) on the app's fastapi, pydantic and pyseto.",
+        "Connections opened: sessions established to the database made for that app alone (pg_stat_database.sessions), "
+        "read before and after each wrk run, divided by the requests wrk made (median of the rounds; the first fills the pool).",
     ]
+    if before := report["settings"]["before"]:
+        lines.append(f"before: the same apps baked from {before} (commit {report['before_commit'] or 'unknown'}), in the same rounds.")
     if fst := report["stacks"].get("full-stack-fastapi-template"):
         packages = fst["packages"]
         lines.append(
@@ -585,6 +629,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--login-connections", type=int, default=2, help="wrk connections for logins, argon2 bound (default 2)")
     parser.add_argument("--template", type=Path, default=REPO, help="template checkout to bake (default: this repository)")
     parser.add_argument(
+        "--before", type=Path, metavar="DIR", help="also bake this template checkout (an older commit's); its apps run in the same rounds"
+    )
+    parser.add_argument("--only", metavar="REGEX", help="measure only the targets whose name matches (e.g. 'PostgreSQL|refresh')")
+    parser.add_argument(
         "--output", type=Path, default=REPO / "bench-results.json", help="raw figures (default: bench-results.json in this repository)"
     )
     parser.add_argument(
@@ -609,17 +657,47 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def setup(cleanup: contextlib.ExitStack, args: argparse.Namespace, work: Path, notes: dict[str, Any]) -> list[Target]:
-    """Bake, install and serve every app; return the targets in the order each round runs them."""
-    with step("bake and install the default project (SQLite)"):
-        sqlite = bake(args.template, work / "sqlite", [], clean_env())
+def bake_apps(cleanup: contextlib.ExitStack, args: argparse.Namespace, template: Path, work: Path) -> tuple[Project, Project]:
+    """The default project (SQLite) and a PostgreSQL one on a database of its own, installed, with the bench user."""
+    with step(f"bake and install the default project (SQLite) from {template}"):
+        sqlite = bake(template, work / "sqlite", [], clean_env())
         install(sqlite, args.python)
         add_user(sqlite)
-    with step("bake and install a PostgreSQL project"):
-        pg = bake(args.template, work / "postgresql", ["database=postgresql"], clean_env())
+    with step(f"bake and install a PostgreSQL project from {template}"):
+        pg = bake(template, work / "postgresql", ["database=postgresql"], clean_env())
         install(pg, args.python)
         pg.env = clean_env(PASETO_APP_DATABASE_URL=fresh_database(cleanup, pg.python, args.postgres_url, "paseto_bench"))
         add_user(pg)
+    return sqlite, pg
+
+
+def app_targets(how: Serving, args: argparse.Namespace, apps: tuple[Project, Project], prefix: str, notes: dict[str, Any]) -> list[Target]:
+    sqlite, pg = apps
+    app = serve_project(how, f"{prefix}app (SQLite)", sqlite)
+    counter = session_counter(pg.python, args.postgres_url, pg.env["PASETO_APP_DATABASE_URL"])
+    app_pg = serve_project(how, f"{prefix}app (PostgreSQL)", pg, counter)
+    notes["stacks"] |= {server.name: server.stack for server in (app, app_pg)}
+    login_body = json.dumps({"username": USER, "password": sqlite.password})
+    c, lc = args.connections, args.login_connections
+    return [
+        Target(f"{prefix}app (SQLite) GET /health", app, "/health", c, no_auth),
+        Target(f"{prefix}app (SQLite) GET /protected", app, "/protected", c, bearer(app)),
+        Target(f"{prefix}app (SQLite) GET /users/me", app, "/users/me", c, bearer(app)),
+        Target(f"{prefix}app (SQLite) POST /refresh", app, "/refresh", c, refresh_pool(app, args.refresh_pool)),
+        Target(f"{prefix}app (SQLite) POST /login", app, "/login", lc, posting("application/json", login_body)),
+        Target(f"{prefix}app (PostgreSQL) GET /protected", app_pg, "/protected", c, bearer(app_pg)),
+        Target(f"{prefix}app (PostgreSQL) GET /users/me", app_pg, "/users/me", c, bearer(app_pg)),
+        Target(f"{prefix}app (PostgreSQL) POST /refresh", app_pg, "/refresh", c, refresh_pool(app_pg, args.refresh_pool)),
+    ]
+
+
+def setup(cleanup: contextlib.ExitStack, args: argparse.Namespace, work: Path, notes: dict[str, Any]) -> list[Target]:
+    """Bake, install and serve every app; return the targets in the order each round runs them."""
+    sqlite, pg = current = bake_apps(cleanup, args, args.template, work / "current")
+    before = bake_apps(cleanup, args, args.before, work / "before") if args.before else None
+    if args.before:
+        git = succeeds(["git", "rev-parse"], cwd=args.before)
+        notes["before_commit"] = run(["git", "rev-parse", "--short", "HEAD"], cwd=args.before).strip() if git else None
     if args.revoked:
         with step(f"add {args.revoked} revoked sessions and time the reads of revoked sessions"):
             notes["revoked"] = {
@@ -637,34 +715,28 @@ def setup(cleanup: contextlib.ExitStack, args: argparse.Namespace, work: Path, n
         apps, notes["reference_import_change"] = reference_apps(work, ref_python, sqlite)
     with step("measure token verification and argon2 in-process"):
         notes["micro"] = json.loads(run([str(sqlite.python), str(HERE / "micro.py"), sqlite.package], cwd=sqlite.folder))
-    how = Serving(cleanup, server_flags([sqlite.python, pg.python, ref_python]), work)
+    pythons = [sqlite.python, pg.python, ref_python, *([p.python for p in before] if before else [])]
+    how = Serving(cleanup, server_flags(pythons), work)
     notes["uvicorn_flags"] = how.flags
+    notes["stacks"] = {}
     with step("start the servers"):
-        app = serve_project(how, "app (SQLite)", sqlite)
-        app_pg = serve_project(how, "app (PostgreSQL)", pg)
+        targets = app_targets(how, args, current, "", notes)
+        if before:
+            targets += app_targets(how, args, before, "before: ", notes)
         url = serve(how, "seed", ref_python, ["reference_app:app", "--app-dir", str(apps)], apps, clean_env(), "/health")
         seed = Server("seed", url, lambda: post_json(url + "/login", {"username": "test", "password": "test"}), stack_of(ref_python))
         bare_url = serve(how, "bare FastAPI", sqlite.python, ["bare_app:app", "--app-dir", str(apps)], apps, clean_env(), "/health")
         bare = Server("bare FastAPI", bare_url, lambda: {}, stack_of(sqlite.python))
-    login_body = json.dumps({"username": USER, "password": sqlite.password})
-    c, lc = args.connections, args.login_connections
-    targets = [
-        Target("app (SQLite) GET /health", app, "/health", c, no_auth),
-        Target("app (SQLite) GET /protected", app, "/protected", c, bearer(app)),
-        Target("app (SQLite) GET /users/me", app, "/users/me", c, bearer(app)),
-        Target("app (SQLite) POST /refresh", app, "/refresh", c, refresh_pool(app, args.refresh_pool)),
-        Target("app (SQLite) POST /login", app, "/login", lc, posting("application/json", login_body)),
-        Target("app (PostgreSQL) GET /protected", app_pg, "/protected", c, bearer(app_pg)),
-        Target("app (PostgreSQL) GET /users/me", app_pg, "/users/me", c, bearer(app_pg)),
-        Target("app (PostgreSQL) POST /refresh", app_pg, "/refresh", c, refresh_pool(app_pg, args.refresh_pool)),
+    c = args.connections
+    targets += [
         Target("seed GET /protected", seed, "/protected", c, bearer(seed)),
         Target("seed GET /health (bare route)", seed, "/health", c, no_auth),
         Target("bare FastAPI GET /health", bare, "/health", c, no_auth),
     ]
-    notes["stacks"] = {server.name: server.stack for server in (app, app_pg, seed, bare)}
+    notes["stacks"] |= {server.name: server.stack for server in (seed, bare)}
     if args.fastapi_template:
         targets += fastapi_template_targets(how, args, work, sqlite.python, pg.python, notes)
-    return targets
+    return [target for target in targets if not args.only or re.search(args.only, target.name)]
 
 
 def fastapi_template_targets(
@@ -713,9 +785,6 @@ def report_of(args: argparse.Namespace, targets: list[Target], runs: list[dict[s
 def main() -> int:
     args = parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that cleanup runs
-    count = 11 + (3 if args.fastapi_template else 0)
-    minutes = count * args.rounds * args.seconds / 60
-    print(f"bench: {count} targets x {args.rounds} rounds x {args.seconds} s = {minutes:.1f} min of load, plus 1-3 min of setup and logins")
     notes: dict[str, Any] = {"machine": machine()}
     if (load := notes["machine"]["load_average_at_start"][0]) > 0.5:
         print(f"bench: warning: load average {load:.1f}: something else is running, figures will be noisy", file=sys.stderr)
@@ -727,6 +796,8 @@ def main() -> int:
             cleanup.callback(shutil.rmtree, work, ignore_errors=True)
         try:
             targets = setup(cleanup, args, work, notes)
+            minutes = len(targets) * args.rounds * args.seconds / 60
+            print(f"bench: {len(targets)} targets x {args.rounds} rounds x {args.seconds} s = {minutes:.1f} min of load, plus logins")
             runs = measure_rounds(targets, args, work)
         except StepFailed as exc:
             print(f"bench: FAILED at step {exc}", file=sys.stderr)

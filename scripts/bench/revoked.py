@@ -30,6 +30,7 @@ def seed(engine: Any, family: Any, count: int) -> None:
             "current_token_hash": "0" * 64,
             "created_at": now - spread,
             "expires_at": now + spread,
+            "ends_at": now + spread,
             "revoked_at": now - spread * (n / count),
             "revoked_reason": "logout",
         }
