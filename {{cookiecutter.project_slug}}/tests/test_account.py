@@ -21,6 +21,8 @@ from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.logs import RedactLinkTokens
 from {{ cookiecutter.package_name }}.mail import Message
 from {{ cookiecutter.package_name }}.users.models import LoginThrottle, User
+from {{ cookiecutter.package_name }}.users.passwords import hasher_for
+from {{ cookiecutter.package_name }}.users.throttle import address_group
 
 from .conftest import PASSWORD, all_at_once, bearer, login, serve
 
@@ -131,6 +133,16 @@ def test_a_reset_link_works_once(client: TestClient, user: dict[str, str]) -> No
     assert (again.status_code, again.json()["code"]) == (400, "link_used")
 
 
+def test_a_reset_form_refused_for_busy_hashing_keeps_the_link(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(password_hash_per_address=1)
+    token = reset_token(client)
+    with hasher_for(settings_of(client)).gate.slot(address_group("testclient")):  # this address hashes already
+        busy = client.post("/password/reset/form", data={"token": token, "new_password": NEW_PASSWORD})
+    assert busy.status_code == 429 and "Too many attempts" in busy.text and f'value="{token}"' in busy.text
+    done = client.post("/password/reset/form", data={"token": token, "new_password": NEW_PASSWORD}, follow_redirects=False)
+    assert (done.status_code, done.headers["location"]) == (303, "/login?reason=password_reset")
+
+
 def test_a_reset_link_dies_when_the_password_changes_otherwise(client: TestClient, tokens: dict[str, str]) -> None:
     token = reset_token(client)
     change = {"current_password": PASSWORD, "new_password": "changed while logged in"}
@@ -233,6 +245,8 @@ def test_logins_may_require_a_verified_address(make_client: Callable[..., TestCl
     refused = client.post("/login", json={"username": "bob", "password": PASSWORD})
     assert (refused.status_code, refused.json()["code"]) == (403, "email_unverified")
     assert client.post("/login", json={"username": "bob", "password": "wrong password"}).json()["code"] == "invalid_credentials"
+    page = client.post("/login/form", data={"username": "bob", "password": PASSWORD})  # the page says so too
+    assert page.status_code == 403 and "Verify your e-mail address first" in page.text and 'value="bob"' in page.text
     assert client.post("/email/verify", json={"token": token_in(outbox(client)[-1])}).status_code == 204
     assert client.post("/login", json={"username": "bob", "password": PASSWORD}).status_code == 200
 

@@ -96,6 +96,13 @@ def test_an_unknown_account_is_404(client: TestClient, admin: dict[str, str]) ->
     assert (refused.status_code, refused.json()["code"]) == (404, "not_found")
 
 
+def test_names_with_a_nul_are_refused_with_422(client: TestClient, admin: dict[str, str]) -> None:
+    # PostgreSQL cannot compare text with a NUL in it: the rule of names in bodies applies to names in URLs.
+    headers = bearer(admin["access_token"])
+    for answer in (client.get("/admin/users?name=a%00b", headers=headers), client.post("/admin/users/a%00b/deactivate", headers=headers)):
+        assert (answer.status_code, answer.json()["code"]) == (422, "validation_error")
+
+
 def test_the_openapi_page_shows_which_routes_need_an_administrator(make_client: Callable[..., TestClient]) -> None:
     document = make_client().get("/openapi.json").json()
     admin_routes = [

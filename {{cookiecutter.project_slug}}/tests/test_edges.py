@@ -146,7 +146,13 @@ def test_production_refuses_to_start_without_a_public_url_or_with_printed_mail(
 
 @pytest.mark.parametrize(
     ("address", "logged"),
-    [("203.0.113.7," * 40, "unknown"), ("<script>", "unknown"), ("2001:DB8:0::1", "2001:db8::1"), ("proxy-7", "proxy-7")],
+    [
+        ("203.0.113.7," * 40, "unknown"),
+        ("<script>", "unknown"),
+        ("fe80::1%" + "x y<>" * 30, "unknown"),  # an IPv6 zone: free text that parses as an address
+        ("2001:DB8:0::1", "2001:db8::1"),
+        ("proxy-7", "proxy-7"),
+    ],
 )
 def test_a_forwarded_client_address_is_bounded(
     client: TestClient, user: dict[str, str], caplog: pytest.LogCaptureFixture, address: str, logged: str

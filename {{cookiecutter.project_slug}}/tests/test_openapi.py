@@ -102,5 +102,6 @@ def test_field_limits_are_in_the_schema_as_configured(make_client: Any) -> None:
     schemas = document["components"]["schemas"]
     password = schemas["UserCreate"]["properties"]["password"]
     assert (password["minLength"], password["maxLength"]) == (12, 200)
-    assert schemas["PasswordChange"]["properties"]["new_password"]["minLength"] == 12
+    for model in ("PasswordChange", "PasswordReset"):
+        assert schemas[model]["properties"]["new_password"]["minLength"] == 12, model
     assert schemas["Credentials"]["properties"]["username"]["maxLength"] == 256

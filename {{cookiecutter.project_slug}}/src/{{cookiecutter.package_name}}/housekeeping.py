@@ -6,6 +6,7 @@ alone, every login and every guessed name would grow the tables for ever.
 
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 from anyio.abc import TaskStatus
@@ -29,7 +30,7 @@ class Purged:
 def purge(engine: Engine, settings: Settings) -> Purged:
     """Delete sessions whose every token has expired, and guessing counts past their window. Blocking."""
     with Session(engine) as session:
-        sessions = auth_service.purge_expired(session, settings.paseto_config().access_token_expires)
+        sessions = auth_service.purge_expired(session, timedelta(minutes=settings.access_token_minutes))
         counts = throttle.purge_expired(session, settings.login_failure_window_seconds)
     return Purged(sessions, counts)
 

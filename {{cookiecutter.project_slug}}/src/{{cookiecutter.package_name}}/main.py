@@ -92,7 +92,7 @@ def describe_api(app: FastAPI, settings: Settings) -> None:
         schema = FastAPI.openapi(app)  # generated once, then cached on the app
         document_refusals(schema, app.routes)
         models = schema["components"]["schemas"]
-        for model, field in (("UserCreate", "password"), ("PasswordChange", "new_password")):
+        for model, field in (("UserCreate", "password"), ("PasswordChange", "new_password"), ("PasswordReset", "new_password")):
             models[model]["properties"][field].update(minLength=settings.password_min_length, maxLength=settings.password_max_length)
         return schema
 

@@ -35,6 +35,7 @@ def open_link(page: Page, link: str) -> None:
     # The link starts with PUBLIC_URL (tests/test_account.py checks that); here the live server stands behind it.
     parts = urlsplit(link)
     page.goto(f"{parts.path}?{parts.query}")
+    expect(page).to_have_url(re.compile(rf"{parts.path}$"))  # the script took the token out of the address bar and history
 
 
 def log_in(page: Page, live_server: LiveServer, password: str) -> None:

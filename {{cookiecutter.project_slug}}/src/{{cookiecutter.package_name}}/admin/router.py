@@ -3,25 +3,28 @@ otherwise, checked against the database on each request); every change needs a f
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from ..auth.dependencies import RevokedDep
 from ..database import SessionDep
 from ..errors import refusals
 from ..users.dependencies import AdminUser, ClientAddress, FreshAdminUser
+from ..users.schemas import Text
 from . import service
 from .schemas import AccountPage, AccountView
 
 router = APIRouter(prefix="/admin", tags=["admin (needs an administrator)"])
 NO_SUCH_ACCOUNT = refusals(404)
 NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
+# Names from the URL pass the same text rule as names in a body (no NUL: PostgreSQL cannot store or compare one).
+AccountName = Annotated[str, Path(max_length=256), Text]
 
 
 @router.get("/users")
 def list_accounts(
     admin: AdminUser,
     session: SessionDep,
-    name: Annotated[str, Query(max_length=64, description="Part of the name, in any case")] = "",
+    name: Annotated[str, Query(max_length=64, description="Part of the name, in any case"), Text] = "",
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> AccountPage:
@@ -31,18 +34,20 @@ def list_accounts(
 
 
 @router.post("/users/{username}/deactivate", responses=NO_SUCH_ACCOUNT)
-def deactivate(username: str, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> AccountView:
+def deactivate(
+    username: AccountName, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress
+) -> AccountView:
     """Deactivate an account: it cannot log in, and every session of it ends at once."""
     return AccountView.of(service.set_active(session, revoked, admin, username, False, client))
 
 
 @router.post("/users/{username}/activate", responses=NO_SUCH_ACCOUNT)
-def activate(username: str, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> AccountView:
+def activate(username: AccountName, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> AccountView:
     """Let a deactivated account log in again."""
     return AccountView.of(service.set_active(session, revoked, admin, username, True, client))
 
 
 @router.delete("/users/{username}/sessions", responses=NO_SUCH_ACCOUNT, **NO_CONTENT)
-def end_sessions(username: str, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> None:
+def end_sessions(username: AccountName, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> None:
     """End every session of an account (every device is logged out); the account stays as it is."""
     service.end_sessions(session, revoked, admin, username, client)

@@ -33,7 +33,8 @@ class IssuedTokens:
     refresh_expires_in: float | None = None  # seconds: the refresh lifetime, or less where the session ends sooner
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What a session stores of its newest refresh token: enough to recognise it, useless to steal."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -77,7 +78,7 @@ def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: 
     family = TokenFamily(
         id=family_id,
         user_id=user.id,
-        current_token_hash=_digest(refresh_token),
+        current_token_hash=token_digest(refresh_token),
         created_at=now,
         expires_at=expires_at,
         ends_at=ends_at,
@@ -105,7 +106,7 @@ def rotate(
 
     The new refresh token expires after the refresh lifetime, but never past the session's absolute end.
     """
-    family_id, presented = claims["fam"], _digest(auth.get_encoded_token() or "")
+    family_id, presented = claims["fam"], token_digest(auth.get_encoded_token() or "")
     now = utcnow()
     ends_at = _ends_at(claims, now + auth.config.refresh_token_expires)
     expires_at = min(now + auth.config.refresh_token_expires, ends_at)
@@ -116,7 +117,7 @@ def rotate(
     )
     family = col(TokenFamily.id) == family_id
     live = (col(TokenFamily.revoked_at).is_(None), col(TokenFamily.ends_at) > now)
-    renewed = {"current_token_hash": _digest(refresh_token), "last_used_at": now, "client_address": client, "user_agent": user_agent}
+    renewed = {"current_token_hash": token_digest(refresh_token), "last_used_at": now, "client_address": client, "user_agent": user_agent}
     # Compare-and-swap: of two requests racing with the same token, exactly one matches.
     spend = update(TokenFamily).where(family, *live, col(TokenFamily.current_token_hash) == presented)
     swapped = session.exec(spend.values(previous_token_hash=presented, rotated_at=now, expires_at=expires_at, **renewed)).rowcount == 1

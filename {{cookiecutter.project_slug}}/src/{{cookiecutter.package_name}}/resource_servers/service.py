@@ -8,6 +8,7 @@ from fastapi.security import HTTPBasicCredentials
 from sqlmodel import Session
 
 from ..auth.models import TokenFamily
+from ..auth.service import token_digest
 from ..config import Settings
 from ..database import as_utc, utcnow
 from ..paseto import AuthPASETOException, PasetoConfig
@@ -43,7 +44,7 @@ def introspect(session: Session, config: PasetoConfig, token: str) -> Introspect
     family = session.get(TokenFamily, claims["fam"]) if isinstance(claims.get("fam"), str) else None
     if family is None or family.revoked_at is not None or as_utc(family.ends_at) <= utcnow():
         return INACTIVE
-    if claims["type"] == "refresh" and family.current_token_hash != hashlib.sha256(token.encode()).hexdigest():
+    if claims["type"] == "refresh" and family.current_token_hash != token_digest(token):
         return INACTIVE
     return Introspection(
         active=True,

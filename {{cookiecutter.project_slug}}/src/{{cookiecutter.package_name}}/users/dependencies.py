@@ -47,9 +47,11 @@ async def get_client_address(request: Request) -> str:
     """
     host = request.client.host if request.client else ""
     try:
-        return ipaddress.ip_address(host).compressed
+        address = ipaddress.ip_address(host)
     except ValueError:
         return host if _ADDRESS_TEXT.fullmatch(host) else "unknown"
+    # An IPv6 zone (`fe80::1%eth0`) is free text that ip_address keeps: no client outside the host has one.
+    return "unknown" if getattr(address, "scope_id", None) else address.compressed
 
 
 ClientAddress = Annotated[str, Depends(get_client_address)]

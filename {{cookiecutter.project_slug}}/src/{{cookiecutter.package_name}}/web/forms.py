@@ -29,7 +29,7 @@ from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..users import service as users_service
 from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent
-from ..users.exceptions import UserError
+from ..users.exceptions import TooManyAttemptsError, UserError
 from ..users.models import User
 from ..users.schemas import Email
 from .router import DASHBOARD_NOTICES, render
@@ -94,9 +94,10 @@ def log_in(
         tokens = auth_service.log_in(session, settings, auth, name, password, client, user_agent=agent, device_token=device)
     except ValidationError:
         return render(request, "login.html", settings, 422, error="Please enter your username and password.", username=username)
-    except AuthPASETOException as refused:
+    except (AuthPASETOException, UserError) as refused:  # UserError: email_unverified, with REQUIRE_VERIFIED_EMAIL
         page = render(request, "login.html", settings, refused.status_code, error=refused.message, username=username)
-        page.headers.update(refused.headers)
+        if isinstance(refused, AuthPASETOException):
+            page.headers.update(refused.headers)
         return page
     response = redirect("/", auth, tokens)
     remember_device(response, settings, tokens.device_token or "")
@@ -232,7 +233,7 @@ def reset_password(
         user = account_service.reset_password(session, settings, revoked, token, new_password, client)
     except InvalidLinkError as refused:
         return render(request, "reset.html", settings, refused.status_code, error=refused.message, ask_again=True)
-    except UserError as refused:  # the password's rules: the link is still good, try again
+    except (UserError, TooManyAttemptsError) as refused:  # the password's rules, or hashing busy: the link is still good
         return render(
             request,
             "reset.html",

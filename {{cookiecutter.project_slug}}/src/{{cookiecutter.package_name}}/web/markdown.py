@@ -32,12 +32,11 @@ def _heading_ids(state: StateCore) -> None:
 
 
 def _inline_images(state: StateCore) -> None:
-    folder: Path = state.env.get("folder", DOCS)
     for block in state.tokens:
         for token in block.children or []:
             src = token.attrGet("src")
-            if token.type == "image" and isinstance(src, str) and _LOCAL_IMAGE.fullmatch(src) and (folder / src).is_file():
-                token.attrSet("src", "data:image/svg+xml;base64," + base64.b64encode((folder / src).read_bytes()).decode())
+            if token.type == "image" and isinstance(src, str) and _LOCAL_IMAGE.fullmatch(src) and (DOCS / src).is_file():
+                token.attrSet("src", "data:image/svg+xml;base64," + base64.b64encode((DOCS / src).read_bytes()).decode())
 
 
 @cache
@@ -48,7 +47,7 @@ def _renderer() -> MarkdownIt:
     return markdown
 
 
-def render_markdown(text: str, folder: Path = DOCS) -> str:
-    """The HTML of `text`, a Markdown file of `folder` (the guide's, by default): its SVG images inlined."""
-    html: str = _renderer().render(text, {"folder": folder})
+def render_markdown(text: str) -> str:
+    """The HTML of `text`, a Markdown file of DOCS: its SVG images inlined."""
+    html: str = _renderer().render(text)
     return html

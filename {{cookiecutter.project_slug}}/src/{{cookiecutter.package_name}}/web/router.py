@@ -21,7 +21,7 @@ from ..database import SessionDep
 from ..paseto import AuthPASETOException, PasetoConfig
 from ..users import service as users_service
 from ..users.dependencies import Authorize, SettingsDep
-from .markdown import render_markdown
+from .markdown import DOCS, render_markdown
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -69,7 +69,7 @@ DASHBOARD_NOTICES = {
 }
 LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
-GUIDE = HERE.parents[2] / "docs" / "refresh-tokens.md"
+GUIDE = DOCS / "refresh-tokens.md"
 
 
 def render(request: Request, name: str, settings: Settings, status_code: int = 200, **context: Any) -> Response:

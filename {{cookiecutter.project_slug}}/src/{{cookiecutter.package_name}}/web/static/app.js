@@ -237,6 +237,8 @@ document.addEventListener("submit", (event) => {
 
 document.addEventListener("DOMContentLoaded", () => {
   for (const element of document.querySelectorAll("[data-script]")) element.hidden = false;  // what needs this script
+  // A one-time link's token is in the page's form now: out of the address bar and the history with it.
+  if (new URLSearchParams(window.location.search).has("token")) window.history.replaceState(null, "", window.location.pathname);
   const loginForm = document.getElementById("login-form");
   if (loginForm) initLogin(loginForm);
   if (document.getElementById("session-expired")) continueSession();
