@@ -37,6 +37,7 @@ from .paseto import AuthPASETOException, bind_config
 from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
 from .users.router import router as users_router
+from .users.schemas import CONFIGURED_PASSWORD_RULES
 from .users.snapshots import UserSnapshots
 from .web.forms import router as web_forms
 from .web.router import router as web_router
@@ -91,9 +92,10 @@ def describe_api(app: FastAPI, settings: Settings) -> None:
             return app.openapi_schema
         schema = FastAPI.openapi(app)  # generated once, then cached on the app
         document_refusals(schema, app.routes)
-        models = schema["components"]["schemas"]
-        for model, field in (("UserCreate", "password"), ("PasswordChange", "new_password"), ("PasswordReset", "new_password")):
-            models[model]["properties"][field].update(minLength=settings.password_min_length, maxLength=settings.password_max_length)
+        for model in schema["components"]["schemas"].values():
+            for field in model.get("properties", {}).values():
+                if field.pop(CONFIGURED_PASSWORD_RULES, False):  # a NewPassword field (users/schemas.py)
+                    field.update(minLength=settings.password_min_length, maxLength=settings.password_max_length)
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

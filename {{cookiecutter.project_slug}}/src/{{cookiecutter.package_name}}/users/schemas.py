@@ -55,7 +55,9 @@ NewUsername = Annotated[str, Field(max_length=256), Text, AfterValidator(_new_us
 LoginName = Annotated[str, Field(min_length=1, max_length=256), Text, AfterValidator(_login_name)]
 # The configured length rules (PASSWORD_MIN_LENGTH / MAX_LENGTH) are checked by the service; these are
 # the outer bounds any configuration stays within, so nothing longer is ever hashed.
-NewPassword = Annotated[str, Field(min_length=8, max_length=1024), Text]
+# The mark lets the OpenAPI document show the configured rules wherever a new password is asked (main.py).
+CONFIGURED_PASSWORD_RULES = "x-configured-password-rules"
+NewPassword = Annotated[str, Field(min_length=8, max_length=1024, json_schema_extra={CONFIGURED_PASSWORD_RULES: True}), Text]
 Password = Annotated[str, Field(min_length=1, max_length=1024), Text]
 Email = Annotated[EmailStr, Text, AfterValidator(str.lower)]
 
