@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import Session, select
 
-from {{ cookiecutter.package_name }}.account.service import RESET, VERIFY
+from {{ cookiecutter.package_name }}.account.service import RESET, VERIFY, send_reset_link
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.logs import RedactLinkTokens
 from {{ cookiecutter.package_name }}.mail import Message
@@ -24,7 +25,7 @@ from {{ cookiecutter.package_name }}.users.models import LoginThrottle, User
 from {{ cookiecutter.package_name }}.users.passwords import hasher_for
 from {{ cookiecutter.package_name }}.users.throttle import address_group
 
-from .conftest import PASSWORD, all_at_once, bearer, login, serve
+from .conftest import PASSWORD, Clock, all_at_once, bearer, login, serve
 
 NEW_PASSWORD = "a brand new passphrase"
 ALICE = "alice@example.com"
@@ -151,6 +152,34 @@ def test_a_reset_link_dies_when_the_password_changes_otherwise(client: TestClien
     assert refused.json()["code"] == "link_used"
 
 
+def test_the_work_after_the_answer_is_the_same_for_a_known_and_an_unknown_address(client: TestClient, user: dict[str, str]) -> None:
+    # What a following request waits behind (this one's database work) must not tell the addresses apart.
+    engine, statements = client.app.state.engine, []  # type: ignore[attr-defined]
+
+    def record(_connection: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def work_for(address: str) -> list[str]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            send_reset_link(engine, settings_of(client), client.app.state.mailer, address, "testclient")  # type: ignore[attr-defined]
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        return list(statements)
+
+    assert work_for(ALICE) == work_for("nobody@example.com")
+    assert [message.to for message in outbox(client)] == [ALICE]  # only a known address gets the mail
+
+
+def test_a_reset_link_dies_when_the_address_changes(client: TestClient, tokens: dict[str, str]) -> None:
+    token = reset_token(client)  # mailed to the old address
+    client.post("/users/me/email", json={"email": "alice@new.example"}, headers=bearer(tokens["access_token"]))
+    assert client.post("/email/verify", json={"token": token_in(outbox(client)[-2])}).status_code == 204
+    refused = client.post("/password/reset", json={"token": token, "new_password": NEW_PASSWORD})
+    assert (refused.status_code, refused.json()["code"]) == (400, "link_used")
+
+
 def test_two_uses_of_one_link_at_once_let_one_through(client: TestClient, user: dict[str, str]) -> None:
     token = reset_token(client)
     reset = {"token": token, "new_password": NEW_PASSWORD}
@@ -272,6 +301,25 @@ def test_a_changed_address_takes_effect_once_verified_and_the_old_one_is_told(cl
     me = client.get("/users/me", headers=bearer(tokens["access_token"])).json()
     assert (me["email"], me["email_verified"]) == ("bob@new.example", True)
     assert client.post("/email/verify", json={"token": old_link}).json()["code"] == "link_used"  # bound to the old address
+
+
+def test_no_sequence_of_address_changes_revives_a_used_link(client: TestClient, clock: Clock) -> None:
+    tokens = register(client)  # bob@example.com
+    headers = bearer(tokens["access_token"])
+
+    def change_to(address: str) -> str:
+        clock.move(seconds=settings_of(client).mail_interval_seconds + 1)  # one verification mail per interval
+        assert client.post("/users/me/email", json={"email": address}, headers=headers).status_code == 202
+        return token_in(outbox(client)[-2])
+
+    first = change_to("bob2@example.com")
+    assert client.post("/email/verify", json={"token": first}).status_code == 204
+    assert client.post("/email/verify", json={"token": first}).json()["code"] == "link_used"
+    back = change_to("bob@example.com")  # and back again: the account is as it was when `first` was mailed
+    assert client.post("/email/verify", json={"token": back}).status_code == 204
+    revived = client.post("/email/verify", json={"token": first})
+    assert (revived.status_code, revived.json()["code"]) == (400, "link_used")
+    assert client.get("/users/me", headers=headers).json()["email"] == "bob@example.com"
 
 
 def test_an_address_taken_meanwhile_is_refused_at_verification(client: TestClient, user: dict[str, str]) -> None:

@@ -91,6 +91,12 @@ def test_changes_need_a_fresh_token(client: TestClient, admin: dict[str, str]) -
     assert client.get("/admin/users", headers=bearer(refreshed["access_token"])).status_code == 200  # reading does not
 
 
+def test_an_administrator_cannot_deactivate_their_own_account(client: TestClient, admin: dict[str, str]) -> None:
+    refused = client.post("/admin/users/root/deactivate", headers=bearer(admin["access_token"]))
+    assert (refused.status_code, refused.json()["code"]) == (409, "own_account")
+    assert client.get("/admin/users", headers=bearer(admin["access_token"])).status_code == 200  # still an administrator, logged in
+
+
 def test_an_unknown_account_is_404(client: TestClient, admin: dict[str, str]) -> None:
     refused = client.post("/admin/users/nobody/deactivate", headers=bearer(admin["access_token"]))
     assert (refused.status_code, refused.json()["code"]) == (404, "not_found")

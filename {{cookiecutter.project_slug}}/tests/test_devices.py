@@ -82,6 +82,37 @@ def test_a_session_that_keeps_refreshing_ends_at_its_maximum_age(
     assert (refused.status_code, refused.json()["code"]) == (401, "token_expired")
 
 
+def test_no_access_token_outlives_its_session(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(session_max_days=60 / DAY, access_token_minutes=15)  # a session of a minute, tokens of 15
+    tokens = login(client)
+    config = client.app.state.authpaseto  # type: ignore[attr-defined]
+    session_end = datetime.fromisoformat(decode_token(config, tokens["refresh_token"])["end"])
+    refreshed = client.post("/refresh", headers=bearer(tokens["refresh_token"])).json()
+    fresh = client.post("/fresh-login", json={"password": PASSWORD}, headers=bearer(refreshed["access_token"])).json()
+    for access_token in (tokens["access_token"], refreshed["access_token"], fresh["access_token"]):
+        assert datetime.fromisoformat(decode_token(config, access_token)["exp"]) <= session_end
+
+
+def test_an_account_keeps_a_bounded_number_of_sessions_the_one_used_longest_ago_ends(
+    make_client: Callable[..., TestClient], user: dict[str, str]
+) -> None:
+    client = make_client(max_sessions_per_account=3)
+    logins = [log_in_from(client, f"device {n}") for n in range(5)]
+    assert len(sessions(client, logins[-1])) == 3
+    for ended in logins[:2]:
+        assert client.post("/refresh", headers=bearer(ended["refresh_token"])).json()["code"] == "token_revoked"
+    for kept in logins[2:]:
+        assert client.post("/refresh", headers=bearer(kept["refresh_token"])).status_code == 200
+
+
+def test_a_spent_refresh_token_revoked_by_rfc_7009_counts_as_reuse(client: TestClient, tokens: dict[str, str]) -> None:
+    client.post("/refresh", headers=bearer(tokens["refresh_token"]))
+    assert client.post("/revoke", data={"token": tokens["refresh_token"]}).status_code == 200
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        family = session.get(TokenFamily, decode_token(client.app.state.authpaseto, tokens["access_token"])["fam"])  # type: ignore[attr-defined]
+        assert family is not None and family.revoked_reason == "reuse"
+
+
 def test_the_database_holds_the_absolute_bound_too(client: TestClient, tokens: dict[str, str]) -> None:
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         session.exec(update(TokenFamily).values(ends_at=datetime.now(UTC) - timedelta(seconds=1)))

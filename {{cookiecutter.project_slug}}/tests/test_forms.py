@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, bearer, login
 
 FORM = {"username": "alice", "password": PASSWORD}
 
@@ -67,6 +67,31 @@ def test_the_logout_form_ends_the_session_even_after_the_access_token_expired(cl
     assert "access_token" not in client.cookies and "refresh_token" not in client.cookies
     replay = client.post("/refresh", headers={"Authorization": f"Bearer {refresh_token}"})
     assert replay.json()["code"] == "token_revoked"
+
+
+def test_a_spent_refresh_cookie_ends_its_own_session_as_reuse_and_nothing_else(client: TestClient, user: dict[str, str]) -> None:
+    elsewhere = login(client)  # the owner's other device
+    csrf = form_login(client)
+    spent = client.cookies["refresh_token"]
+    assert client.post("/refresh", headers=bearer(spent)).status_code == 200  # the token is spent (by a thief, say)
+    response = client.post("/refresh/logout", data={"csrf": csrf, "everywhere": "1"}, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/login?reason=reused")
+    assert client.post("/refresh", headers=bearer(elsewhere["refresh_token"])).status_code == 200  # not logged out everywhere
+    assert client.post("/refresh", headers=bearer(spent)).json()["code"] == "token_revoked"  # its own session ended
+
+
+def test_the_refresh_cookie_of_an_ended_session_only_clears_the_cookies(
+    make_client: Callable[..., TestClient], client: TestClient, user: dict[str, str]
+) -> None:
+    elsewhere = login(client)
+    csrf = form_login(client)
+    # Another instance that last read the revoked sessions before this one logs out (its memory lapsed).
+    other = make_client(paseto_key=client.app.state.settings.paseto_key, revocation_sync_seconds=3600)  # type: ignore[attr-defined]
+    other.cookies = client.cookies
+    assert client.post("/refresh/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    response = other.post("/refresh/logout", data={"csrf": csrf, "everywhere": "1"}, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/login?reason=logged_out_everywhere")
+    assert client.post("/refresh", headers=bearer(elsewhere["refresh_token"])).status_code == 200  # nobody else logged out
 
 
 def test_a_logout_form_without_the_sessions_csrf_value_does_nothing(client: TestClient, user: dict[str, str]) -> None:

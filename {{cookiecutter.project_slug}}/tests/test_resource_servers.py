@@ -11,13 +11,14 @@ import pyseto
 {% endif -%}
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.cli import main
 {%- if cookiecutter.paseto_purpose == "public" %}
 from {{ cookiecutter.package_name }}.paseto import generate_key, public_paserk
 {%- endif %}
 
-from .conftest import PASSWORD, bearer, login
+from .conftest import PASSWORD, bearer, login, make_settings
 
 SECRET = "a long random secret of the reporting service"
 CLIENTS = [{"id": "reports", "secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest()}]
@@ -90,9 +91,11 @@ def test_introspection_sees_a_logout_at_once_on_every_instance(make_client: Call
 def test_a_spent_refresh_token_or_anything_invalid_is_inactive(reports: TestClient) -> None:
     tokens = login(reports)
     assert introspect(reports, tokens["refresh_token"])["active"] is True
-    reports.post("/refresh", headers=bearer(tokens["refresh_token"]))
+    newest = reports.post("/refresh", headers=bearer(tokens["refresh_token"])).json()
     for token in (tokens["refresh_token"], "v4.local.junk", "junk", tokens["access_token"][:-3]):
         assert introspect(reports, token) == {"active": False}
+    # A spent refresh token presented anywhere is reuse: its session has ended.
+    assert reports.post("/refresh", headers=bearer(newest["refresh_token"])).json()["code"] == "token_revoked"
 
 
 @pytest.mark.parametrize("auth", [None, ("reports", "wrong secret"), ("strangers", SECRET)])
@@ -107,6 +110,26 @@ def test_guessing_a_client_secret_is_throttled(make_client: Callable[..., TestCl
     client = make_client(introspection_clients=CLIENTS, login_free_failures=3)
     statuses = [client.post("/introspect", data={"token": "x"}, auth=("reports", f"guess {n}")).status_code for n in range(4)]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_a_blocked_address_is_refused_before_the_secret_is_compared(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(introspection_clients=CLIENTS, login_free_failures=5)
+    token = {"token": login(client)["access_token"]}
+    assert [client.post("/introspect", data=token, auth=("reports", f"guess {n}")).status_code for n in range(5)] == [401] * 5
+    right = client.post("/introspect", data=token, auth=REPORTS)
+    assert (right.status_code, right.json()["code"]) == (429, "too_many_attempts")  # the right secret tells nothing now
+
+
+def test_the_right_secret_gives_its_attempt_back(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(introspection_clients=CLIENTS, login_free_failures=2)
+    token = {"token": login(client)["access_token"]}
+    assert [client.post("/introspect", data=token, auth=REPORTS).status_code for _ in range(5)] == [200] * 5
+
+
+@pytest.mark.parametrize("origin", ["*", "null", "https://app.example/path", "app.example", "ftp://app.example"])
+def test_cors_origins_must_be_origins(database_url: str, origin: str) -> None:
+    with pytest.raises(ValidationError, match="cors_origins"):
+        make_settings(database_url, cors_origins=[origin])
 
 
 def test_the_command_line_adds_a_client_and_shows_its_secret_once(

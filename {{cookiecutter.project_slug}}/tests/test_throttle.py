@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.users import service as users_service
-from {{ cookiecutter.package_name }}.users.passwords import hasher_for
+from {{ cookiecutter.package_name }}.users.exceptions import TooManyAttemptsError
+from {{ cookiecutter.package_name }}.users.passwords import HashingGate, hasher_for
 
 from .conftest import PASSWORD, Clock, all_at_once, login
 
@@ -171,6 +172,29 @@ def test_a_known_device_that_keeps_failing_waits_too(make_client: Callable[..., 
         for n in range(3)
     ]
     assert [guess.status_code for guess in guesses] == [401, 401, 429]  # a stolen device token buys two guesses
+
+
+def test_a_device_token_dies_with_a_password_change(make_client: Callable[..., TestClient], user: dict[str, str]) -> None:
+    client = make_client(login_account_free_failures=1)
+    device = client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["device_token"]
+    assert attempt(from_address(client, "198.51.100.1")) == 401  # the account-wide limit is reached
+    owner = from_address(client, "203.0.113.8")
+    assert owner.post("/login", json={"username": "alice", "password": PASSWORD, "device_token": device}).status_code == 200
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined] # a reset, or `set-password`
+        alice = users_service.get_by_username(session, "alice")
+        assert alice is not None
+        users_service.set_password(session, client.app.state.settings, alice, "a brand new passphrase")  # type: ignore[attr-defined]
+    again = owner.post("/login", json={"username": "alice", "password": "a brand new passphrase", "device_token": device})
+    assert again.status_code == 429  # a stranger again: whoever held the old password held this token too
+
+
+def test_one_account_holds_at_most_half_of_the_known_devices_hashing_slots() -> None:
+    gate = HashingGate(total=4, per_address=4)
+    with gate.slot("198.51.100.1", device_account="mallory"), gate.slot("198.51.100.2", device_account="mallory"):
+        with pytest.raises(TooManyAttemptsError), gate.slot("198.51.100.3", device_account="mallory"):
+            pass  # his own device token, looping logins: no more than half
+        with gate.slot("203.0.113.1", device_account="alice"), gate.slot("203.0.113.2", device_account="bob"):
+            pass  # other owners' devices still get in
 
 
 def test_a_browser_keeps_its_device_token_for_the_login_routes_only(client: TestClient, user: dict[str, str]) -> None:

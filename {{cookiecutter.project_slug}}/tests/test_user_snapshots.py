@@ -7,7 +7,7 @@ feed's bound (its next read of changes, REVOCATION_SYNC_SECONDS: 0.2 s here; on 
 import functools
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import fields
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +15,8 @@ from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.users import service as users_service
 from {{ cookiecutter.package_name }}.users import snapshots as snapshots_module
-from {{ cookiecutter.package_name }}.users.snapshots import UserSnapshot, UserSnapshots
+from {{ cookiecutter.package_name }}.users.models import User
+from {{ cookiecutter.package_name }}.users.snapshots import SECRET_COLUMNS, UserSnapshot, UserSnapshots
 
 from .conftest import PASSWORD, Clock, bearer, login
 
@@ -86,11 +87,22 @@ def is_admin(client: TestClient, tokens: dict[str, str]) -> bool:
     return client.get("/admin/users", headers=bearer(tokens["access_token"])).status_code == 200
 
 
+def test_a_change_through_the_users_service_is_seen_at_once(client: TestClient, tokens: dict[str, str]) -> None:
+    assert me(client, tokens)["email"] == "alice@example.com"  # remembered now
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined] # as any account change is made
+        alice = users_service.get_by_username(session, "alice")
+        assert alice is not None
+        assert users_service.change_account(session, alice, email="alice@changed.example")
+    assert me(client, tokens)["email"] == "alice@changed.example"
+
+
+def test_a_snapshot_holds_every_column_but_the_secrets() -> None:
+    # A column added to User goes into UserSnapshot too (same name), unless it is a secret.
+    assert set(User.model_fields) - SECRET_COLUMNS == {field.name for field in fields(UserSnapshot)}
+
+
 def snapshot(name: str) -> UserSnapshot:
-    now = datetime.now(UTC)
-    return UserSnapshot(
-        id=1, username=name, email=None, email_verified_at=None, is_active=True, is_admin=False, created_at=now, updated_at=now
-    )
+    return UserSnapshot.of(User(id=1, username=name, hashed_password="not read"))
 
 
 def test_the_cache_is_bounded() -> None:

@@ -5,15 +5,24 @@ Each field is the variable `{{ cookiecutter.package_name | upper }}_<FIELD>`; `.
 
 import os
 from datetime import timedelta
-from typing import Any, Literal
-from urllib.parse import urlencode
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode, urlsplit
 
-from pydantic import AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .paseto import KeyRing, PasetoConfig, PurposeTokens, public_paserk
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+
+
+def _origin(value: str) -> str:
+    """A web origin as browsers send it in `Origin`: `scheme://host[:port]`, lower-case, no path."""
+    parts = urlsplit(value)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname or value.rstrip("/") != origin:  # "*" and "null" too
+        raise ValueError(f"{value!r} is not an origin like https://app.example.com (never * or null: requests carry credentials)")
+    return origin.lower()
 
 
 class IntrospectionClient(BaseModel):
@@ -58,6 +67,9 @@ class Settings(DatabaseSettings):
     # SESSION_MAX_DAYS after its login, however often it refreshes.
     refresh_token_days: float = Field(default=14, gt=0)
     session_max_days: float = Field(default=30, gt=0)
+    # Live sessions an account may have: a login past it ends the session used longest ago (a script that
+    # logs in without ever logging out cannot grow them without bound).
+    max_sessions_per_account: int = Field(default=50, ge=1)
     token_leeway_seconds: int = Field(default=0, ge=0)
 
     # Where tokens are read from: API clients send headers, browsers cookies (with a CSRF header).
@@ -132,8 +144,10 @@ class Settings(DatabaseSettings):
     # Other services. Those listed here may ask POST /introspect about a token (HTTP Basic; the secret is
     # kept as its SHA-256: it is random, so no slow hash is needed), as a JSON list; `create-introspection-client` adds one.
     introspection_clients: list[IntrospectionClient] = []
-    # Web pages on these origins may call the API with the browser's credentials (CORS). Empty: none.
-    cors_origins: list[str] = []
+    # Web pages on these origins (`https://app.example.com`: scheme, host and port, nothing else) may call the
+    # API with the browser's credentials (CORS). Empty: none. Never "*" or "null": with credentials, that
+    # would let any site act as its visitors.
+    cors_origins: list[Annotated[str, AfterValidator(_origin)]] = []
     # PostgreSQL: revocations reach every instance at once through LISTEN/NOTIFY, on a connection of its own
     # to this URL (default: the database's; it must reach the server directly: a pooler in transaction mode
     # loses notifications). "off": the periodic read alone (REVOCATION_SYNC_SECONDS), which stays as the safety net.

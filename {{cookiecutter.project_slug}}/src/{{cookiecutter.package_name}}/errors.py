@@ -43,7 +43,7 @@ _REFUSALS: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     403: ("A browser request without the CSRF header, or a closed feature", {}),
     404: ("No such thing", {}),
-    409: ("The name or e-mail address is taken", {}),
+    409: ("It conflicts with how things are: a name or address taken, an address verified already, one's own account", {}),
     413: ("The request body is larger than the server accepts", {}),
     422: ("A field is missing or breaks its rules; `detail` lists them (a string for password rules)", {}),
     429: ("Too many attempts", _RETRY_AFTER),

@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hung_queries = HungQueryGuard(engine, settings.database_query_timeout) if engine.dialect.name == "postgresql" else None
     paseto_config = settings.paseto_config()
     accounts = UserSnapshots(settings.user_cache_size, settings.user_cache_seconds)
+    accounts.serve(engine)  # an account changed through this engine is dropped from them at once (users/service.py)
     revoked = RevokedFamilies(
         engine,
         access_token_lifetime=paseto_config.access_token_expires + paseto_config.leeway,

@@ -30,7 +30,7 @@ def register(
     """Create an account (when registration is open); a link to verify its address goes out by mail."""
     user = service.register(session, settings, body.username, body.password, body.email, client)
     if user.email and mailer.available:
-        background.add_task(service.send_verification, settings, mailer, user, user.email)
+        background.add_task(service.send_verification, settings, mailer, user, user.email, user.security_stamp)
     return UserPublic.of(user)
 
 
@@ -76,8 +76,8 @@ def resend_verification(
     user: CurrentUser, session: SessionDep, settings: SettingsDep, mailer: AvailableMailer, background: BackgroundTasks
 ) -> Accepted:
     """Mail a new link to verify the account's address (at most one per few minutes)."""
-    address = service.resend_verification(session, settings, user)
-    background.add_task(service.send_verification, settings, mailer, user, address)
+    address, stamp = service.resend_verification(session, settings, user)
+    background.add_task(service.send_verification, settings, mailer, user, address, stamp)
     return Accepted(detail=f"A link to verify {address} is on its way.")
 
 
@@ -86,8 +86,8 @@ def change_email(
     body: EmailChange, user: FreshUser, session: SessionDep, settings: SettingsDep, mailer: AvailableMailer, background: BackgroundTasks
 ) -> Accepted:
     """Use another address (fresh token required): it takes effect once verified from the link mailed to it."""
-    service.allow_verification_mail(session, settings, user)
-    background.add_task(service.send_email_change, settings, mailer, user, body.email)
+    stamp = service.allow_verification_mail(session, settings, user)
+    background.add_task(service.send_email_change, settings, mailer, user, body.email, stamp)
     return Accepted(detail=f"A link to verify {body.email} is on its way; the address changes once it is used.")
 
 

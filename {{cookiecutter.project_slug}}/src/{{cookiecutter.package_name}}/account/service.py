@@ -1,11 +1,13 @@
 """An account's life beyond logging in: registration, a forgotten password, a verified address.
 
 Links in mails carry one-time tokens (paseto/purpose.py), each bound to its purpose. None is
-stored, yet each works once, because it binds to what its use changes: a reset token to a
-fingerprint of the password hash it was issued against (the reset changes the hash), a verification
-token to the address it verifies and the address the account had when it was issued.
+stored, yet each works once, because each is bound to the state of the account it was issued
+against: the account's security stamp, which every change to its password, address, verification or
+activation renews (users/service.py). Using the link changes that state, and so does any other change
+since it was mailed: no later sequence of changes (an address changed and changed back) can revive it.
 A request for a mail is answered before anything about the address is looked up (`send_reset_link`
-runs as a background task, after the answer): the answer is the same, and as quick, for every address.
+runs as a background task, after the answer), and the work after the answer is the same for every
+address: the answer is the same, and as quick, whether or not an account has it, and so is the next one.
 """
 
 import hashlib
@@ -13,14 +15,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, select
 
 from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
 from ..config import Settings
-from ..database import UNAVAILABLE_ERRORS, notify, utcnow
+from ..database import UNAVAILABLE_ERRORS, utcnow
 from ..logs import security_event
 from ..mail import Mailer, compose
 from ..paseto.exceptions import InvalidLinkError, UsedLinkError
@@ -32,18 +34,25 @@ from ..users.snapshots import Account
 
 logger = logging.getLogger(__name__)
 RESET, VERIFY = "password-reset", "email-verification"  # the one-time tokens' purposes
+# Who a reset link is made for when no account has the address: the same work, mailed to nobody.
+NOBODY = User(id=0, username="nobody", hashed_password="", security_stamp="0" * 32)
 
 
-def _fingerprint(hashed_password: str) -> str:
-    return hashlib.sha256(hashed_password.encode()).hexdigest()[:32]
-
-
-def _owner(session: Session, claims: dict[str, Any]) -> User:
-    subject = claims.get("sub")
+def _owner(session: Session, claims: dict[str, Any]) -> tuple[User, str]:
+    """The active account a link was issued for, and the stamp it was issued under: still the account's, or it is used."""
+    subject, stamp = claims.get("sub"), claims.get("stamp")
     user = session.get(User, int(subject)) if isinstance(subject, str) and subject.isdigit() else None
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not isinstance(stamp, str):
         raise InvalidLinkError()
-    return user
+    if stamp != user.security_stamp:
+        raise UsedLinkError()  # the account changed since the link was sent: by this link, or otherwise
+    return user, stamp
+
+
+def current_stamp(session: Session, user: Account) -> str:
+    """The account's security stamp now, to bind a link to (a snapshot does not carry it)."""
+    stamp: str = session.exec(select(User.security_stamp).where(User.id == user.id)).one()
+    return stamp
 
 
 # -- registration ----------------------------------------------------------------------------------
@@ -74,40 +83,38 @@ def limit_mail_requests(session: Session, settings: Settings, client: str) -> No
 def send_reset_link(engine: Engine, settings: Settings, mailer: Mailer, email: str, client: str) -> None:
     """After the answer: if an active account has this address, mail it a link to set a new password.
 
-    At most one such mail per account per MAIL_INTERVAL_SECONDS: asking again is quietly ignored.
+    The same work for every address, so nothing after the answer (the next request's wait behind this
+    one's database write and CPU) tells a known address from an unknown one: one read, the address's
+    mail count, a token and a mail composed; only a known account's mail is then sent. At most one such
+    mail per address per MAIL_INTERVAL_SECONDS: asking again is quietly ignored.
     """
     try:
         with Session(engine, expire_on_commit=False) as session:
             user = users_service.get_by_email(session, email)
-            if user is None or not user.is_active or user.email is None:
-                return
-            if throttle.once_per(session, f"mail:reset:{user.id}", settings.mail_interval_seconds) is not None:
-                return
+            key = f"mail:reset:{hashlib.sha256(email.lower().encode()).hexdigest()}"  # no unknown address is stored
+            due = throttle.once_per(session, key, settings.mail_interval_seconds) is None
             session.commit()
     except UNAVAILABLE_ERRORS as error:
         logger.warning("no reset mail sent (the database is unavailable): %s", type(error).__name__)
         return
-    claims = {"sub": str(user.id), "pwd": _fingerprint(user.hashed_password)}
+    known = user is not None and user.is_active and user.email is not None
+    account = user if user is not None and known else NOBODY
+    claims = {"sub": str(account.id), "stamp": account.security_stamp}
     token = settings.purpose_tokens().issue(RESET, claims, timedelta(minutes=settings.password_reset_minutes))
-    security_event("password_reset_requested", user=user.username, client=client)
-    link = settings.link("/password/reset", token=token)
-    minutes = int(settings.password_reset_minutes)
-    mailer.send(compose("password_reset", user.email, app_name=settings.app_name, username=user.username, link=link, minutes=minutes))
+    link, minutes = settings.link("/password/reset", token=token), int(settings.password_reset_minutes)
+    message = compose("password_reset", email, app_name=settings.app_name, username=account.username, link=link, minutes=minutes)
+    if known and due:
+        security_event("password_reset_requested", user=account.username, client=client)
+        mailer.send(message)
 
 
 def reset_password(session: Session, settings: Settings, revoked: RevokedFamilies, token: str, password: str, client: str) -> User:
     """Set the password a reset link was sent for: every session ends, the guessing limits lift."""
-    claims = settings.purpose_tokens().read(RESET, token)
-    user = _owner(session, claims)
-    hashed_before = user.hashed_password
-    if claims.get("pwd") != _fingerprint(hashed_before):
-        raise UsedLinkError()  # the password changed since the link was sent: by this link, or otherwise
-    if not users_service.replace_password(session, settings, user, password, hashed_before, client):
-        session.rollback()
-        raise UsedLinkError()  # another use of the same link came first
+    user, stamp = _owner(session, settings.purpose_tokens().read(RESET, token))
+    if not users_service.set_password(session, settings, user, password, client, unless_stamp_moved=stamp):
+        raise UsedLinkError()  # another use of the same link (or another change) came first
     throttle.forget_account(session, user.username)
     session.commit()
-    revoked.accounts_changed(user.username)
     assert user.id is not None
     ended = auth_service.revoke_user_sessions(session, revoked, user.id, reason="password_reset")
     security_event("password_reset", user=user.username, client=client, sessions_ended=ended)
@@ -123,9 +130,9 @@ def send_password_changed(settings: Settings, mailer: Mailer, user: Account) -> 
 # -- a verified address --------------------------------------------------------------------------------
 
 
-def send_verification(settings: Settings, mailer: Mailer, user: Account, address: str) -> None:
-    """Mail `address` a link that makes it the account's verified address (bound to the account's address now)."""
-    claims = {"sub": str(user.id), "email": address, "from": user.email or ""}
+def send_verification(settings: Settings, mailer: Mailer, user: Account, address: str, stamp: str) -> None:
+    """Mail `address` a link that makes it the account's verified address, bound to the account's stamp now."""
+    claims = {"sub": str(user.id), "email": address, "stamp": stamp}
     token = settings.purpose_tokens().issue(VERIFY, claims, timedelta(hours=settings.email_verification_hours))
     link = settings.link("/email/verify", token=token)
     hours = int(settings.email_verification_hours)
@@ -137,50 +144,44 @@ def send_verification(settings: Settings, mailer: Mailer, user: Account, address
 def verify_email(session: Session, settings: Settings, revoked: RevokedFamilies, token: str, client: str) -> User:
     """The address in the link becomes the account's, verified; 409 if another account took it meanwhile."""
     claims = settings.purpose_tokens().read(VERIFY, token)
-    user = _owner(session, claims)
-    address, before = claims.get("email"), claims.get("from")
-    if not isinstance(address, str) or not isinstance(before, str):
+    address = claims.get("email")
+    if not isinstance(address, str):
         raise InvalidLinkError()
-    if (user.email == address and user.email_verified_at is not None) or (user.email or "") != before:
-        raise UsedLinkError()  # done already, or the account's address changed since the link was sent
-    now = utcnow()
-    unchanged = col(User.email) == user.email if user.email else col(User.email).is_(None)
-    verify = update(User).where(col(User.id) == user.id, unchanged).values(email=address, email_verified_at=now, updated_at=now)
+    user, stamp = _owner(session, claims)
+    before = user.email
     try:
-        if session.exec(verify).rowcount != 1:
-            raise UsedLinkError()
-        notify(session, "account", [user.username])
-        session.commit()
+        verified = users_service.change_account(session, user, unless_stamp_moved=stamp, email=address, email_verified_at=utcnow())
     except IntegrityError:
         session.rollback()
         raise UserError(409, "email_taken", "That e-mail address is taken") from None
-    revoked.accounts_changed(user.username)
-    session.refresh(user)
+    if not verified:
+        raise UsedLinkError()  # another use of the same link (or another change) came first
     security_event("email_verified", user=user.username, client=client, changed=before != address)
     return user
 
 
-def allow_verification_mail(session: Session, settings: Settings, user: Account) -> None:
-    """At most one verification mail per account and interval (429 with the wait otherwise)."""
+def allow_verification_mail(session: Session, settings: Settings, user: Account) -> str:
+    """At most one verification mail per account and interval (429 with the wait otherwise); the stamp to bind it to."""
     wait = throttle.once_per(session, f"mail:verify:{user.id}", settings.mail_interval_seconds)
+    stamp = current_stamp(session, user)
     session.commit()
     if wait is not None:
         raise TooManyAttemptsError(wait)
+    return stamp
 
 
-def resend_verification(session: Session, settings: Settings, user: Account) -> str:
-    """The address to send a new verification link to (after the checks and the limit)."""
+def resend_verification(session: Session, settings: Settings, user: Account) -> tuple[str, str]:
+    """The address to send a new verification link to, and the stamp to bind it to (after the checks and the limit)."""
     if user.email is None:
         raise UserError(409, "no_email", "This account has no e-mail address")
     if user.email_verified_at is not None:
         raise UserError(409, "email_verified", "This address is verified already")
-    allow_verification_mail(session, settings, user)
-    return user.email
+    return user.email, allow_verification_mail(session, settings, user)
 
 
-def send_email_change(settings: Settings, mailer: Mailer, user: Account, address: str) -> None:
+def send_email_change(settings: Settings, mailer: Mailer, user: Account, address: str, stamp: str) -> None:
     """A verification link to the new address, a notice to the old one; nothing changes until the link is used."""
-    send_verification(settings, mailer, user, address)
+    send_verification(settings, mailer, user, address, stamp)
     if user.email and user.email != address:
         forgot = settings.link("/password/forgot")
         context = {"app_name": settings.app_name, "username": user.username, "new_address": address, "forgot_link": forgot}

@@ -33,11 +33,11 @@ def list_accounts(
     return AccountPage(items=[AccountView.of(account) for account in accounts], total=total, offset=offset, limit=limit)
 
 
-@router.post("/users/{username}/deactivate", responses=NO_SUCH_ACCOUNT)
+@router.post("/users/{username}/deactivate", responses=refusals(404, 409))
 def deactivate(
     username: AccountName, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress
 ) -> AccountView:
-    """Deactivate an account: it cannot log in, and every session of it ends at once."""
+    """Deactivate an account: it cannot log in, and every session of it ends at once. Not one's own (409 own_account)."""
     return AccountView.of(service.set_active(session, revoked, admin, username, False, client))
 
 

@@ -30,10 +30,12 @@ def account(session: Session, username: str) -> tuple[User, int]:
 
 
 def set_active(session: Session, revoked: RevokedFamilies, admin: Account, username: str, active: bool, client: str) -> User:
-    """(De)activate an account; deactivating ends every session of it at once."""
+    """(De)activate an account; deactivating ends every session of it at once. Never one's own: the last
+    administrator would lock everyone out of the admin API."""
     user, user_id = account(session, username)
+    if user_id == admin.id and not active:
+        raise UserError(409, "own_account", "Administrators cannot deactivate their own account")
     users_service.set_active(session, user, active)
-    revoked.accounts_changed(user.username)
     ended = 0 if active else auth_service.revoke_user_sessions(session, revoked, user_id, reason="deactivated")
     event = "admin_activated_account" if active else "admin_deactivated_account"
     security_event(event, admin=admin.username, user=user.username, client=client, sessions_ended=ended)

@@ -4,7 +4,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
@@ -59,14 +59,15 @@ def log_in(
         session.commit()  # the password was right: the attempt is given back, as for any success
         raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
     tokens = start_session(session, settings, auth, user, client, user_agent)
-    return replace(tokens, device_token=users_service.issue_device_token(settings, user.username))
+    return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
 def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: User, client: str, user_agent: str = "") -> IssuedTokens:
     """Login: a new family, a fresh access token and its first refresh token. Commits the session.
 
     The family ends when unused for the refresh lifetime, or SESSION_MAX_DAYS after now, whichever
-    comes first; refresh tokens carry that absolute end (`end`), so none outlives it.
+    comes first; refresh tokens carry that absolute end (`end`), so none outlives it, and no access token
+    does either. An account keeps at most MAX_SESSIONS_PER_ACCOUNT: past it, the session used longest ago ends.
     """
     assert user.id is not None
     family_id, now = uuid.uuid4().hex, utcnow()
@@ -74,7 +75,7 @@ def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: 
     expires_at = min(now + auth.config.refresh_token_expires, ends_at)
     claims = {"fam": family_id, "end": _iso(ends_at)}
     refresh_token = auth.create_refresh_token(subject=user.username, expires_time=expires_at - now, user_claims=claims)
-    access_token = auth.create_access_token(subject=user.username, fresh=True, user_claims={"fam": family_id})
+    access_token = _access_token(auth, user.username, family_id, ends_at - now, fresh=True)
     family = TokenFamily(
         id=family_id,
         user_id=user.id,
@@ -89,7 +90,23 @@ def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: 
     session.add(family)
     session.commit()
     security_event("login", user=user.username, family=family_id, client=client)
+    _end_sessions_past_the_limit(session, user, settings.max_sessions_per_account)
     return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
+
+
+def _access_token(auth: AuthPASETO, username: str, family_id: str, session_left: timedelta, fresh: bool) -> str:
+    """An access token of the family, expiring after its lifetime or when the session ends, whichever is first."""
+    lifetime = min(auth.config.access_token_expires, session_left)
+    return auth.create_access_token(subject=username, fresh=fresh, expires_time=lifetime, user_claims={"fam": family_id})
+
+
+def _end_sessions_past_the_limit(session: Session, user: User, limit: int) -> None:
+    """Logins that never log out (a script, a flood) cannot grow an account's sessions without bound."""
+    assert user.id is not None
+    surplus = [family.id for family in live_sessions(session, user.id)[limit:]]
+    if surplus:
+        revoke_families(session, None, surplus, reason="session_limit")
+        security_event("sessions_over_limit_ended", user=user.username, sessions_ended=len(surplus))
 
 
 def rotate(
@@ -134,16 +151,38 @@ def rotate(
     if swapped:
         session.commit()
         security_event("refresh", user=claims["sub"], family=family_id, client=client)
-        access_token = auth.create_access_token(subject=claims["sub"], fresh=False, user_claims={"fam": family_id})
+        access_token = _access_token(auth, claims["sub"], family_id, ends_at - now, fresh=False)
         return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
     session.rollback()
-    row = session.get(TokenFamily, family_id)
+    _refuse_refresh_token(session, revoked, claims, client)
+
+
+def require_newest_refresh_token(session: Session, revoked: RevokedFamilies, claims: dict[str, Any], token: str, client: str) -> None:
+    """A refresh token is worth something only while it is its session's newest: wherever one is presented
+    without being spent (logout, /revoke, introspection), a spent one ends its session as reuse, and
+    one of an ended session raises RevokedTokenError (or SessionExpiredError)."""
+    now = utcnow()
+    newest = select(TokenFamily.id).where(
+        col(TokenFamily.id) == claims.get("fam"),
+        col(TokenFamily.current_token_hash) == token_digest(token),
+        col(TokenFamily.revoked_at).is_(None),
+        col(TokenFamily.expires_at) > now,
+        col(TokenFamily.ends_at) > now,
+    )
+    if session.exec(newest).first() is None:
+        _refuse_refresh_token(session, revoked, claims, client)
+
+
+def _refuse_refresh_token(session: Session, revoked: RevokedFamilies | None, claims: dict[str, Any], client: str) -> NoReturn:
+    """A refresh token that is not its session's newest: the session has ended, or the token was spent (reuse)."""
+    family_id = claims.get("fam")
+    row = session.get(TokenFamily, family_id) if isinstance(family_id, str) else None
     if row is None or row.revoked_at is not None:
         raise RevokedTokenError()
-    if as_utc(row.ends_at) <= now:
+    if as_utc(row.ends_at) <= utcnow() or as_utc(row.expires_at) <= utcnow():
         raise SessionExpiredError()
-    revoke_families(session, revoked, [family_id], reason="reuse")
-    security_event("refresh_token_reused", warning=True, user=claims["sub"], family=family_id, client=client)
+    revoke_families(session, revoked, [row.id], reason="reuse")
+    security_event("refresh_token_reused", warning=True, user=claims["sub"], family=row.id, client=client)
     raise TokenReusedError()
 
 
@@ -155,16 +194,19 @@ def _ends_at(claims: dict[str, Any], fallback: datetime) -> datetime:
         return fallback
 
 
-def require_live_session(session: Session, family_id: str) -> None:
-    """Only a session that has not ended (logged out, or past its refresh token's lifetime) may go on."""
-    live = select(TokenFamily.id).where(
+def require_live_session(session: Session, family_id: str) -> datetime:
+    """Only a session that has not ended (logged out, or past its refresh token's lifetime) may go on: its absolute end."""
+    now = utcnow()
+    live = select(TokenFamily.ends_at).where(
         col(TokenFamily.id) == family_id,
         col(TokenFamily.revoked_at).is_(None),
-        col(TokenFamily.expires_at) > utcnow(),
-        col(TokenFamily.ends_at) > utcnow(),
+        col(TokenFamily.expires_at) > now,
+        col(TokenFamily.ends_at) > now,
     )
-    if session.exec(live).first() is None:
+    ends_at = session.exec(live).first()
+    if ends_at is None:
         raise RevokedTokenError()
+    return as_utc(ends_at)
 
 
 def describe_session(session: Session, claims: dict[str, Any]) -> SessionView:
@@ -182,11 +224,11 @@ def describe_session(session: Session, claims: dict[str, Any]) -> SessionView:
 
 def reauthenticate(session: Session, settings: Settings, auth: AuthPASETO, claims: dict[str, Any], password: str, client: str) -> str:
     """Re-enter the password: a fresh access token in the same family (no new refresh token)."""
-    require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
+    ends_at = require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
     users_service.check_password(session, settings, claims["sub"], password, client)
     session.commit()
     security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client)
-    return auth.create_access_token(subject=claims["sub"], fresh=True, user_claims={"fam": claims["fam"]})
+    return _access_token(auth, claims["sub"], claims["fam"], ends_at - utcnow(), fresh=True)
 
 
 def change_password(
@@ -205,7 +247,6 @@ def change_password(
     users_service.check_password(session, settings, user.username, current_password, client)
     session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
     users_service.set_password(session, settings, user, new_password, client)
-    revoked.accounts_changed(user.username)
     assert user.id is not None
     ended = revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=family_id)
     security_event("password_changed", user=user.username, family=family_id, client=client, sessions_ended=ended)
@@ -269,15 +310,19 @@ def end_session(session: Session, revoked: RevokedFamilies, user: Account, famil
 
 def revoke_token(session: Session, auth: AuthPASETO, revoked: RevokedFamilies, token: str, client: str) -> None:
     """RFC 7009: end the session a token (refresh or access) belongs to. Nothing happens, and nothing is
-    said, for a token that is not valid: the answer is the same either way."""
+    said, for a token that is not valid or whose session has ended: the answer is the same either way.
+    A spent refresh token is reuse (its session ends as such), never a key to anything else."""
     try:
         claims = decode_token(auth.config, token)
+        family_id = claims.get("fam")
+        if not isinstance(family_id, str) or revoked.is_revoked(family_id):
+            return
+        if claims["type"] == "refresh":
+            require_newest_refresh_token(session, revoked, claims, token, client)
     except AuthPASETOException:
         return
-    family_id = claims.get("fam")
-    if isinstance(family_id, str):
-        revoke_families(session, revoked, [family_id], reason="revoked")
-        security_event("token_revoked", user=claims["sub"], family=family_id, client=client)
+    revoke_families(session, revoked, [family_id], reason="revoked")
+    security_event("token_revoked", user=claims["sub"], family=family_id, client=client)
 
 
 def purge_expired(session: Session, access_token_lifetime: timedelta) -> int:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
+from ..auth.dependencies import RevokedDep
 from ..database import SessionDep
 from ..errors import refusals
 from ..users.dependencies import ClientAddress, SettingsDep, TokenIssuer
@@ -38,10 +39,11 @@ def introspect(
     session: SessionDep,
     settings: SettingsDep,
     auth: TokenIssuer,
+    revoked: RevokedDep,
     client: ClientAddress,
     credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
     token_type_hint: Annotated[str | None, Form(max_length=32)] = None,  # RFC 7662's field; the token says its type itself
 ) -> Introspection:
     """Token introspection (RFC 7662) for listed clients: `{"active": false}` for anything invalid, expired, revoked or spent."""
     service.authenticate_client(session, settings, credentials, client)
-    return service.introspect(session, auth.config, token)
+    return service.introspect(session, auth.config, revoked, token, client)

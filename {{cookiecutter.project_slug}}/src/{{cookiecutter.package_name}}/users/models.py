@@ -1,10 +1,15 @@
 """The tables of the users domain: accounts, and the counts that limit password guessing."""
 
+import secrets
 from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
 from ..database import utcnow
+
+
+def new_security_stamp() -> str:
+    return secrets.token_hex(16)
 
 
 class User(SQLModel, table=True):
@@ -16,6 +21,10 @@ class User(SQLModel, table=True):
     hashed_password: str
     is_active: bool = True
     is_admin: bool = False  # read from here on every admin request, never from a token: a demotion takes effect at once
+    # A new random value whenever the account's security state changes (password, address, verification,
+    # activation): every one-time link and device token carries the stamp it was issued under, so any
+    # later change kills it, and no sequence of changes can bring the old stamp back (users/service.py).
+    security_stamp: str = Field(default_factory=new_security_stamp, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)  # every change moves it: instances read what changed
 

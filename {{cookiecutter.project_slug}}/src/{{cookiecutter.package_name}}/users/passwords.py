@@ -22,29 +22,38 @@ class HashingGate:
     Past either: TooManyAttemptsError (429) at once, without hashing. Waiting would only pile up threads
     (each holding a hash's memory) behind the ones already working. Logins from known devices (a valid
     device token, users/service.py) have `total` slots of their own: a botnet filling the strangers'
-    slots cannot keep the owner's own devices out. At most twice `total` hashes, then, ever.
+    slots cannot keep the owner's own devices out. Of those, one account holds at most half: an account
+    holder looping logins with his own device token cannot keep another owner's devices out either.
+    At most twice `total` hashes, then, ever.
     """
 
     def __init__(self, total: int, per_address: int) -> None:
         self._per_address = per_address
+        self._per_account = max(1, total // 2)  # of the known devices' slots
         self._free = {False: threading.BoundedSemaphore(total), True: threading.BoundedSemaphore(total)}  # known device?
         self._lock = threading.Lock()
-        self._busy: dict[str, int] = {}
+        self._busy: dict[tuple[str, str], int] = {}  # ("address", group) or ("account", name) -> hashes under way
 
     @contextmanager
-    def slot(self, address: str, known_device: bool = False) -> Iterator[None]:
-        free = self._free[known_device]
+    def slot(self, address: str, device_account: str | None = None) -> Iterator[None]:
+        """A slot for one hash; `device_account`: the account of a known device the request comes from."""
+        free = self._free[device_account is not None]
+        holders = [(("address", address), self._per_address)]
+        if device_account is not None:
+            holders.append((("account", device_account), self._per_account))
         with self._lock:
-            if self._busy.get(address, 0) >= self._per_address or not free.acquire(blocking=False):
+            if any(self._busy.get(key, 0) >= bound for key, bound in holders) or not free.acquire(blocking=False):
                 raise TooManyAttemptsError(1)
-            self._busy[address] = self._busy.get(address, 0) + 1
+            for key, _ in holders:
+                self._busy[key] = self._busy.get(key, 0) + 1
         try:
             yield
         finally:
             with self._lock:
-                self._busy[address] -= 1
-                if not self._busy[address]:
-                    del self._busy[address]
+                for key, _ in holders:
+                    self._busy[key] -= 1
+                    if not self._busy[key]:
+                        del self._busy[key]
                 free.release()
 
 
@@ -77,9 +86,9 @@ class PasswordHasher:
             return False, None
         return bool(matches), new_hash
 
-    def gated(self, client: str | None, known_device: bool = False) -> AbstractContextManager[None]:
+    def gated(self, client: str | None, device_account: str | None = None) -> AbstractContextManager[None]:
         """The gate's slot for a request's client (its address group), or none for the command line."""
-        return self.gate.slot(client, known_device) if client is not None else nullcontext()
+        return self.gate.slot(client, device_account) if client is not None else nullcontext()
 
 
 @cache

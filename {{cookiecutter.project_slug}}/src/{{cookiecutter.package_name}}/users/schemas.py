@@ -78,13 +78,6 @@ class UserPublic(BaseModel):
 
     @classmethod
     def of(cls, user: Account) -> "UserPublic":
-        assert user.id is not None
-        verified = user.email_verified_at is not None
-        return cls(
-            id=user.id,
-            username=user.username,
-            email=user.email,
-            email_verified=verified,
-            is_active=user.is_active,
-            created_at=user.created_at,
-        )
+        """Every field from the account's field of the same name (a field added here needs nothing more)."""
+        shown = {name: getattr(user, name) for name in cls.model_fields if name != "email_verified"}
+        return cls(**shown, email_verified=user.email_verified_at is not None)

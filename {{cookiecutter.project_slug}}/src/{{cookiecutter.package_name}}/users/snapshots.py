@@ -19,17 +19,26 @@ on, and a snapshot read under an older generation is not kept.
 import itertools
 import threading
 import time
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, fields
 from datetime import datetime
+
+from sqlalchemy import Connection, Engine
 
 from .models import User
 
-__all__ = ["Account", "UserSnapshot", "UserSnapshots"]
+__all__ = ["SECRET_COLUMNS", "Account", "UserSnapshot", "UserSnapshots", "snapshots_of"]
+
+# Columns a request never needs to know (tests/test_user_snapshots.py checks every other column is here).
+SECRET_COLUMNS = frozenset({"hashed_password", "security_stamp"})
 
 
 @dataclass(frozen=True)
 class UserSnapshot:
-    """What a request may know of an account: its row as read, without the password hash."""
+    """What a request may know of an account: its row as read, without its secrets.
+
+    A field added to the User table is added here too, with the same name: `of` copies every field by name.
+    """
 
     id: int
     username: str
@@ -43,16 +52,7 @@ class UserSnapshot:
     @classmethod
     def of(cls, user: User) -> "UserSnapshot":
         assert user.id is not None
-        return cls(
-            id=user.id,
-            username=user.username,
-            email=user.email,
-            email_verified_at=user.email_verified_at,
-            is_active=user.is_active,
-            is_admin=user.is_admin,
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-        )
+        return cls(**{field.name: getattr(user, field.name) for field in fields(cls)})
 
 
 # What services that only read an account accept: the row itself, or a snapshot of it.
@@ -103,3 +103,15 @@ class UserSnapshots:
     @property
     def size(self) -> int:
         return len(self._entries)
+
+    def serve(self, engine: Engine) -> None:
+        """Be the snapshots of the accounts in this engine's database: a change made through it drops them at once."""
+        _SNAPSHOTS_BY_ENGINE[engine] = self
+
+
+_SNAPSHOTS_BY_ENGINE: "weakref.WeakKeyDictionary[Engine, UserSnapshots]" = weakref.WeakKeyDictionary()
+
+
+def snapshots_of(bind: Engine | Connection) -> UserSnapshots | None:
+    """The snapshots an app keeps of the accounts behind this engine (none for the command line)."""
+    return _SNAPSHOTS_BY_ENGINE.get(bind.engine)

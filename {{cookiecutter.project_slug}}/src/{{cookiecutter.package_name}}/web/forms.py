@@ -132,21 +132,27 @@ def refresh(
 def log_out(
     session: SessionDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, csrf: Field = "", everywhere: Field = ""
 ) -> Response:
-    """Log out (here, or everywhere) with the refresh cookie: it names the session even after the access token has expired."""
+    """Log out (here, or everywhere) with the refresh cookie: it names the session even after the access token has expired.
+
+    Only the session's newest refresh token may do it: a spent one is reuse (its session ends, nothing
+    else), and one of a session that has ended already only clears the cookies.
+    """
+    location = "/login?reason=logged_out_everywhere" if everywhere else "/login?reason=logged_out"
     try:
         auth.paseto_required(refresh_token=True, csrf_token=csrf)
+        claims = auth.get_token_payload() or {}
+        auth_service.require_newest_refresh_token(session, revoked, claims, auth.get_encoded_token() or "", client)
     except CSRFError:
         return redirect("/")  # nothing done: a stale page, or a post that is not the user's
-    except AuthPASETOException:
-        pass  # the session has ended already: only the cookies are left to clear
+    except AuthPASETOException as refused:  # the session has ended (or just ended, as reuse): only the cookies are left to clear
+        location = "/login?reason=reused" if refused.code == "token_reused" else location
     else:
-        claims = auth.get_token_payload() or {}
         user = users_service.get_by_username(session, claims["sub"]) if everywhere else None
         if user is not None:
             auth_service.log_out_everywhere(session, revoked, user, client)
         else:
             auth_service.log_out(session, revoked, claims, client)
-    response = redirect("/login?reason=logged_out_everywhere" if everywhere else "/login?reason=logged_out")
+    response = redirect(location)
     auth.unset_paseto_cookies(response)
     return response
 
@@ -267,10 +273,10 @@ def resend_verification(
         user = _signed_in(session, auth, csrf)
         if not mailer.available:
             return to_dashboard("mail_unavailable")
-        address = account_service.resend_verification(session, settings, user)
+        address, stamp = account_service.resend_verification(session, settings, user)
     except (AuthPASETOException, UserError) as refused:
         return to_dashboard(refused.code)
-    background.add_task(account_service.send_verification, settings, mailer, user, address)
+    background.add_task(account_service.send_verification, settings, mailer, user, address, stamp)
     return to_dashboard("verification_sent")
 
 
@@ -289,12 +295,12 @@ def change_email(
         address = TypeAdapter(Email).validate_python(email)
         if not mailer.available:
             return to_dashboard("mail_unavailable")
-        account_service.allow_verification_mail(session, settings, user)
+        stamp = account_service.allow_verification_mail(session, settings, user)
     except ValidationError:
         return to_dashboard("validation_error")
     except (AuthPASETOException, UserError) as refused:
         return to_dashboard(refused.code)
-    background.add_task(account_service.send_email_change, settings, mailer, user, address)
+    background.add_task(account_service.send_email_change, settings, mailer, user, address, stamp)
     return to_dashboard("email_change_sent")
 
 
