@@ -224,13 +224,16 @@ def watch(http: httpx2.Client, auth: PasetoAuth, every: float, rounds: int | Non
     """Call /protected every `every` seconds, `rounds` times (None: until Ctrl-C); then, if asked, show a reuse."""
     spent: str | None = None  # a copy of a spent refresh token, kept only to play the thief below
     done = 0
-    while rounds is None or done < rounds:
-        if done:
-            time.sleep(every)
-        before = auth.refresh_token
-        _ok(http.get("/protected"))
-        spent = before if before is not None and auth.refresh_token != before else spent
-        done += 1
+    try:
+        while rounds is None or done < rounds:
+            if done:
+                time.sleep(every)
+            before = auth.refresh_token
+            _ok(http.get("/protected"))
+            spent = before if before is not None and auth.refresh_token != before else spent
+            done += 1
+    except KeyboardInterrupt:  # Ctrl-C ends the watch, not the program: the reuse or the logout follows
+        say("Stopped watching.")
     if not show_reuse:
         auth.log_out()
         return
