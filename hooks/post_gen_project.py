@@ -107,16 +107,20 @@ def remove_postgres_files() -> None:
 
 
 def make_git_repository() -> None:
-    """`git init`, so that `uv run pre-commit install` works; no commit, the first one is the author's.
+    """`git init` and `git add --all`, so that `uv run pre-commit install` works and `pre-commit run
+    --all-files` checks every file (it sees only tracked ones); no commit, the first one is the author's.
+    .env is git-ignored, so it is not staged.
 
     Without git, nothing: the README says to run `git init` first.
     """
     git = shutil.which("git")
     if git is None:
         return
-    result = subprocess.run([git, "init", "--quiet"], capture_output=True, text=True, check=False)
-    if result.returncode:  # the project is complete without it; say why, and go on
-        print(f"WARNING: git init failed, run it yourself: {result.stderr.strip()}", file=sys.stderr)
+    for step in (["init", "--quiet"], ["add", "--all"]):
+        result = subprocess.run([git, *step], capture_output=True, text=True, check=False)
+        if result.returncode:  # the project is complete without it; say why, and go on
+            print(f"WARNING: git {step[0]} failed, run it yourself: {result.stderr.strip()}", file=sys.stderr)
+            return
 
 
 if __name__ == "__main__":

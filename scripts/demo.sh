@@ -13,7 +13,8 @@ cookiecutter --no-input --output-dir demo .
 cd demo/paseto-app
 uv sync --locked --no-dev --quiet
 uv run --no-dev paseto-app migrate
-uv run --no-dev paseto-app create-user demo --random-password --exist-ok
+uv run --no-dev paseto-app create-user demo --email demo@example.com --random-password --exist-ok
 echo "Open http://127.0.0.1:8000/login (user: demo, password above); API docs at http://127.0.0.1:8000/docs"
+echo "A password reset for demo@example.com prints its mail here, the link on one line (console mail backend)"
 export PASETO_APP_ACCESS_TOKEN_MINUTES=0.5
 exec uv run --no-dev uvicorn paseto_app.main:create_app --factory --host 127.0.0.1 --port 8000

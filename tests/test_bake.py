@@ -68,9 +68,8 @@ def test_bake_lint_and_run_the_project_suite(bake: Callable[..., Path], answers:
     uv_command = shutil.which("uv") or "uv"
     run(project, uv_command, "lock", "--check")  # the shipped lock matches the pyproject
     run(project, uv_command, "sync", "--locked", "--quiet", "--python", interpreter(python))
-    # The project's own pre-commit hooks: ruff, ruff format, mypy and file hygiene, all clean on a fresh bake.
-    run(project, "git", "init", "--quiet")
-    run(project, "git", "add", "--all")
+    # The project's own pre-commit hooks: ruff, ruff format, mypy and file hygiene, all clean on a fresh bake,
+    # run as the README says, right after generation: the post-generation hook staged the files.
     uv(project, "pre-commit", "run", "--all-files")
 
     env = dict(os.environ)

@@ -196,13 +196,19 @@ def git(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_project_is_a_git_repository_without_commits_ignoring_secrets_and_coverage(bake: Callable[..., Path]) -> None:
+def test_project_is_a_git_repository_with_its_files_staged_but_no_commit_nor_secret(bake: Callable[..., Path]) -> None:
     project = bake()
     assert (project / ".git").is_dir(), "`uv run pre-commit install` needs a git repository"
     assert git(project, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0, "no commit: the first one is the author's"
     assert git(project, "log").stdout == ""
     ignored = [".env", ".coverage", ".coverage.host.123", "coverage.xml", "htmlcov/index.html"]
     assert git(project, "check-ignore", *ignored).stdout.split() == ignored
+    # Staged, so that `pre-commit run --all-files` right after generation checks them: every file but the secrets.
+    staged = set(git(project, "ls-files").stdout.split())
+    on_disk = {str(path.relative_to(project)) for path in project.rglob("*") if path.is_file() and ".git" not in path.parts}
+    assert ".env" not in staged and ".env" in on_disk
+    assert {"README.md", "pyproject.toml", "uv.lock", ".env.example", "src/paseto_app/main.py"} <= staged
+    assert staged == on_disk - {".env"}, on_disk ^ staged
 
 
 def test_without_git_generation_succeeds_without_a_repository(tmp_path: Path) -> None:

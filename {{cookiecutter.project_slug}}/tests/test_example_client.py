@@ -238,3 +238,28 @@ def test_the_client_never_keeps_the_password(settings: Settings, clock: Clock) -
             secret = server.password
             assert not [item for item in held if isinstance(item, str) and secret in item]
             assert not [item for item in held if isinstance(item, bytes | bytearray) and secret.encode() in item]
+
+
+def test_watch_shows_a_refresh_and_a_reuse_as_they_happen(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`--watch` on the real clock: an access token of 2 s, a call a second for 5 calls, so the last call comes
+    after the first token's expiry whatever the machine's speed; then the replay of the spent refresh token."""
+    with serve(settings.model_copy(update={"access_token_minutes": 2 / 60})) as server:
+        monkeypatch.setattr(example.getpass, "getpass", lambda prompt="": server.password)
+        argv = ["client.py", server.url, server.username, "--watch", "--every", "1", "--rounds", "5", "--show-reuse"]
+        assert example.main(argv) == 0
+    out = capsys.readouterr().out
+    said = [line.split("] ", 1)[1] for line in out.splitlines() if line.startswith("[")]
+    assert said[0].startswith("POST /login -> 200: logged in"), out
+    expired = next(i for i, line in enumerate(said) if line.startswith("GET /protected") and "401 token_expired" in line)
+    refreshed = said[expired + 2]  # the 401, what the client does about it, the refresh
+    assert refreshed.startswith("POST /refresh with refresh token #") and "-> 200: a new pair" in refreshed, out
+    assert said[expired + 4].startswith("GET /protected -> 200"), out  # the same request, sent again
+    replay, next_refresh = [line for line in said if line.startswith("POST /refresh") and "-> 401" in line]
+    assert "401 token_reused: that refresh token was spent already" in replay, out
+    assert "401 token_revoked" in next_refresh, out
+    assert "The session is over (token_revoked)" in out
+    assert events(caplog, "refresh_token_reused") == 1
+    tokens = [word for line in said for word in line.split() if word.startswith("#")]
+    assert server.password not in out and len(set(tokens)) >= 4, "fingerprints, never a token or the password"

@@ -79,3 +79,19 @@ def test_send_test_mail_says_why_it_failed(tmp_path: Path, monkeypatch: pytest.M
     assert main(["send-test-mail", "ops@example.com"]) == 1
     said = capsys.readouterr().err
     assert said.startswith("error: could not send the test mail through 127.0.0.1:") and "\n" not in said.rstrip()
+
+
+def test_the_console_backend_prints_what_a_person_reads(
+    make_client: Callable[..., TestClient], user: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    client = make_client(mail_backend="console", environment="development")
+    assert client.post("/password/forgot", json={"email": ALICE}).status_code == 202
+    printed = capfd.readouterr().err
+    assert f"To: {ALICE}\n" in printed and "Subject: Set a new password" in printed and "From: " in printed
+    links = [line for line in printed.splitlines() if "/password/reset?token=" in line]
+    assert len(links) == 1, printed
+    link = urlsplit(links[0].strip())
+    assert len(links[0]) > 76, "a link long enough that quoted-printable would have wrapped it"
+    token = link.query.removeprefix("token=")  # whole: no "=3D", no soft line break
+    assert client.post("/password/reset", json={"token": token, "new_password": "a brand new passphrase"}).status_code == 204
+    assert "Content-Transfer-Encoding" not in printed and "<p>" not in printed, "the text part only, not the encoded message"

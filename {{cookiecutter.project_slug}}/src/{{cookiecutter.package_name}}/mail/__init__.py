@@ -1,6 +1,7 @@
 """Mail: one function the app calls, `Mailer.send(message)`, and the backends behind it.
 
-- `console` (development): the mail is printed to the server's output, link and all, to be clicked.
+- `console` (development): the mail is printed to the server's output as a person reads it (From, To,
+  Subject and the text part), each link whole on one line, to be copied into a browser.
 - `smtp`: sent through the configured server (the standard library's smtplib; STARTTLS or TLS).
 - `none`: mail is off; the routes that must send answer 503 mail_unavailable.
 - `memory` (tests): kept in `Mailer.outbox`.
@@ -90,9 +91,18 @@ class Mailer:
         if self.backend == "smtp":
             self._send_smtp(message)
         elif self.backend == "console":
-            print(f"--- mail (console backend: development only) ---\n{self._email(message)}", file=sys.stderr, flush=True)
+            print(self._readable(message), file=sys.stderr, flush=True)
         elif self.backend == "memory":
             self.outbox.append(message)
+
+    def _readable(self, message: Message) -> str:
+        """The mail as a person reads it: the headers that matter and the text part, each link whole on one line.
+
+        Not the encoded message: its quoted-printable body wraps lines at 76 characters and turns "=" into
+        "=3D", so a printed link could no longer be copied into a browser.
+        """
+        headers = f"From: {self._settings.mail_from}\nTo: {message.to}\nSubject: {message.subject}"
+        return f"--- mail (console backend: development only) ---\n{headers}\n\n{message.text.rstrip()}\n--- end of mail ---"
 
     def _email(self, message: Message) -> EmailMessage:
         email = EmailMessage()
