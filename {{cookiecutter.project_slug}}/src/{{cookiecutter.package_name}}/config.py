@@ -131,8 +131,11 @@ class Settings(DatabaseSettings):
     # Links in mails (password reset, address verification) start with this, never with the request's
     # Host header, which anyone can set. Required in production.
     public_url: AnyHttpUrl | None = None
-    # The k4.local key of purpose tokens (the links' one-time tokens, the device tokens), apart from the session tokens' key.
+    # The k4.local key of purpose tokens (the links' one-time tokens, the device tokens, the second step of a
+    # login) and of secrets kept at rest (TOTP secrets), apart from the session tokens' key. A key rotated out
+    # stays in PURPOSE_PREVIOUS_KEYS while what it sealed is still stored (each secret is sealed anew when used).
     purpose_key: SecretStr
+    purpose_previous_keys: list[SecretStr] = []
     password_reset_minutes: float = Field(default=30, gt=0, le=24 * 60)
     email_verification_hours: float = Field(default=48, gt=0, le=30 * 24)
     # At most one mail of each kind (reset, verification) per account this often; asking again is quietly ignored.
@@ -140,6 +143,9 @@ class Settings(DatabaseSettings):
     mail_request_free_attempts: int = Field(default=10, ge=1)  # requests for a reset mail per client address and window
     # true: an account logs in only once its address is verified (403 email_unverified until then).
     require_verified_email: bool = False
+    # The second step of a login with a second factor (mfa/): how long its mfa_token lives, and how many wrong codes it takes.
+    mfa_token_minutes: float = Field(default=5, gt=0, le=60)
+    mfa_token_attempts: int = Field(default=5, ge=1, le=20)
 
     # Other services. Those listed here may ask POST /introspect about a token (HTTP Basic; the secret is
     # kept as its SHA-256: it is random, so no slow hash is needed), as a JSON list; `create-introspection-client` adds one.
@@ -176,9 +182,9 @@ class Settings(DatabaseSettings):
     def _check_keys(self) -> "Settings":
         self.key_ring()  # fail at start-up, naming the setting, not at the first login
         try:
-            PurposeTokens(self.purpose_key.get_secret_value())
+            self.purpose_tokens()
         except ValueError as exc:
-            raise ValueError(f"{ENV_PREFIX}PURPOSE_KEY: {exc}") from None
+            raise ValueError(f"{ENV_PREFIX}PURPOSE_KEY / PURPOSE_PREVIOUS_KEYS: {exc}") from None
         return self
 
     @model_validator(mode="after")
@@ -196,7 +202,8 @@ class Settings(DatabaseSettings):
         return f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
 
     def purpose_tokens(self) -> PurposeTokens:
-        return PurposeTokens(self.purpose_key.get_secret_value())
+        previous = [key.get_secret_value() for key in self.purpose_previous_keys]
+        return PurposeTokens(self.purpose_key.get_secret_value(), previous)
 
     def key_ring(self) -> KeyRing:
         key = self.paseto_key.get_secret_value()

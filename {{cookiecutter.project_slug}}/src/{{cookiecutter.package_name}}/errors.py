@@ -30,8 +30,9 @@ class ErrorBody(BaseModel):
     code: str
 
 
-def error(status_code: int, code: str, detail: object, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status_code, headers=headers)
+def error(status_code: int, code: str, detail: object, headers: Mapping[str, str] | None = None, **extra: object) -> JSONResponse:
+    """A refusal: `extra` adds fields a client needs to go on (the second step of a login: `mfa_token`, `methods`)."""
+    return JSONResponse({"detail": detail, "code": code, **extra}, status_code=status_code, headers=headers)
 
 
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}

@@ -32,6 +32,7 @@ from .errors import document_refusals, error, refusals
 from .housekeeping import keep_tidy
 from .logs import configure_logging
 from .mail import Mailer
+from .mfa.router import router as mfa_router
 from .middleware import EdgeMiddleware
 from .paseto import AuthPASETOException, bind_config
 from .resource_servers.router import router as resource_servers_router
@@ -54,7 +55,7 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AuthPASETOException)
     async def _auth(request: Request, exc: AuthPASETOException) -> JSONResponse:
-        return error(exc.status_code, exc.code, exc.message, exc.headers)
+        return error(exc.status_code, exc.code, exc.message, exc.headers, **getattr(exc, "extra", {}))
 
     @app.exception_handler(UserError)
     async def _user(request: Request, exc: UserError) -> JSONResponse:
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(account_router)
     app.include_router(users_router)
+    app.include_router(mfa_router)
     app.include_router(admin_router)
     app.include_router(resource_servers_router)
     app.include_router(web_router)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Response, status
 
 from ..database import SessionDep, as_utc
 from ..errors import refusals
+from ..mfa.schemas import SecondFactor
 from ..paseto import AuthPASETO
 from ..users.dependencies import (
     AccessClaims,
@@ -94,6 +95,34 @@ def login_browser(
     remember_device(response, settings, tokens.device_token or "")
 
 
+@router.post("/login/mfa", responses=LOGIN_REFUSALS)
+def login_second_step(
+    body: SecondFactor, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress, agent: UserAgent
+) -> LoginTokens:
+    """The second step of a login that answered 401 `mfa_required`: its `mfa_token` and a `code` or a `recovery_code`."""
+    factor = {"code": body.code, "recovery_code": body.recovery_code}
+    tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
+    return login_tokens(auth, tokens)
+
+
+@router.post("/login/mfa/browser", responses=LOGIN_REFUSALS, **NO_CONTENT)
+def login_second_step_browser(
+    body: SecondFactor,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    agent: UserAgent,
+    response: Response,
+) -> None:
+    """The same second step for a browser: the tokens go into HttpOnly cookies."""
+    factor = {"code": body.code, "recovery_code": body.recovery_code}
+    tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
+    auth.set_access_cookies(tokens.access_token)
+    auth.set_refresh_cookies(tokens.refresh_token or "")
+    remember_device(response, settings, tokens.device_token or "")
+
+
 # -- 2. protected routes ------------------------------------------------------------------------------
 
 
@@ -133,17 +162,31 @@ def refresh(
 
 
 @router.post("/fresh-only")
-async def fresh_only(claims: FreshClaims) -> dict[str, Any]:
-    """Only an access token straight from a password check gets here; a refreshed one gets 401."""
-    return {"user": claims["sub"], "fresh": True}
+async def fresh_only(user: FreshUser) -> dict[str, Any]:
+    """Only an access token straight from a login gets here (one that proved the account's second factor, if it
+    has one); a refreshed one gets 401 fresh_token_required."""
+    return {"user": user.username, "fresh": True}
 
 
 @router.post("/fresh-login", response_model=None, responses=refusals(429))
 def fresh_login(
     body: PasswordCheck, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
 ) -> AccessToken | Response:
-    """Re-enter the password: a fresh access token for the same session (no new refresh token)."""
-    token = service.reauthenticate(session, settings, auth, claims, body.password, client)
+    """Re-enter the password: a fresh access token for the same session (no new refresh token). An account with
+    a second factor answers 401 `mfa_required`: then /fresh-login/mfa."""
+    return _fresh_access(auth, service.reauthenticate(session, settings, auth, claims, body.password, client))
+
+
+@router.post("/fresh-login/mfa", response_model=None, responses=refusals(429))
+def fresh_login_second_step(
+    body: SecondFactor, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
+) -> AccessToken | Response:
+    """The second step of a re-authentication: a fresh access token that proved the second factor."""
+    factor = {"code": body.code, "recovery_code": body.recovery_code}
+    return _fresh_access(auth, service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor))
+
+
+def _fresh_access(auth: AuthPASETO, token: str) -> AccessToken | Response:
     if auth.token_source == "cookies":
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         auth.set_access_cookies(token, response)

@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 from ..config import Settings
 from ..database import as_utc, notify, utcnow
 from ..logs import security_event
+from ..mfa import service as mfa_service
+from ..mfa.exceptions import InvalidMfaTokenError, MfaRequiredError
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
 from ..paseto.tokens import decode_token
@@ -53,29 +55,72 @@ def log_in(
     user_agent: str = "",
     device_token: str | None = None,
 ) -> IssuedTokens:
-    """Check the password (throttled), then start a session; with REQUIRE_VERIFIED_EMAIL, only for a verified address."""
+    """Check the password (throttled), then start a session; with REQUIRE_VERIFIED_EMAIL, only for a verified address.
+
+    An account with a second factor gets no session yet: MfaRequiredError carries the token of the second
+    step (`complete_login`). A device token never skips it.
+    """
     user = users_service.check_password(session, settings, username, password, client, device_token)
     if settings.require_verified_email and user.email_verified_at is None:
         session.commit()  # the password was right: the attempt is given back, as for any success
         raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
+    if user.mfa_enabled:
+        session.commit()
+        security_event("mfa_requested", user=user.username, client=client)
+        raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user), mfa_service.methods(session, user))
     tokens = start_session(session, settings, auth, user, client, user_agent)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
-def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: User, client: str, user_agent: str = "") -> IssuedTokens:
+def complete_login(
+    session: Session,
+    settings: Settings,
+    auth: AuthPASETO,
+    mfa_token: str,
+    client: str,
+    *,
+    user_agent: str = "",
+    code: str | None = None,
+    recovery_code: str | None = None,
+) -> IssuedTokens:
+    """The second step: an mfa_token and a factor (a TOTP or a recovery code) for the session."""
+    pending = mfa_service.read_mfa_token(session, settings, mfa_token)
+    if pending.family is not None:
+        raise InvalidMfaTokenError()  # a re-authentication's token is no login
+    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
+    amr = sorted({*pending.amr, *proved, "mfa"})
+    auth_time = datetime.fromisoformat(pending.auth_time)
+    tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time)
+    return replace(tokens, device_token=users_service.issue_device_token(settings, pending.user))
+
+
+def start_session(
+    session: Session,
+    settings: Settings,
+    auth: AuthPASETO,
+    user: User,
+    client: str,
+    user_agent: str = "",
+    *,
+    amr: list[str] | None = None,
+    auth_time: datetime | None = None,
+) -> IssuedTokens:
     """Login: a new family, a fresh access token and its first refresh token. Commits the session.
 
     The family ends when unused for the refresh lifetime, or SESSION_MAX_DAYS after now, whichever
     comes first; refresh tokens carry that absolute end (`end`), so none outlives it, and no access token
     does either. An account keeps at most MAX_SESSIONS_PER_ACCOUNT: past it, the session used longest ago ends.
+    Every token of the session says how and when the person proved who they are (`amr`, RFC 8176, and
+    `auth_time`): a refresh keeps both.
     """
     assert user.id is not None
     family_id, now = uuid.uuid4().hex, utcnow()
     ends_at = now + timedelta(days=settings.session_max_days)
     expires_at = min(now + auth.config.refresh_token_expires, ends_at)
-    claims = {"fam": family_id, "end": _iso(ends_at)}
+    proof = {"amr": amr or ["pwd"], "auth_time": _iso(auth_time or now)}
+    claims = {"fam": family_id, "end": _iso(ends_at), **proof}
     refresh_token = auth.create_refresh_token(subject=user.username, expires_time=expires_at - now, user_claims=claims)
-    access_token = _access_token(auth, user.username, family_id, ends_at - now, fresh=True)
+    access_token = _access_token(auth, user.username, family_id, ends_at - now, fresh=True, proof=proof)
     family = TokenFamily(
         id=family_id,
         user_id=user.id,
@@ -94,10 +139,15 @@ def start_session(session: Session, settings: Settings, auth: AuthPASETO, user: 
     return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
 
 
-def _access_token(auth: AuthPASETO, username: str, family_id: str, session_left: timedelta, fresh: bool) -> str:
+def _access_token(auth: AuthPASETO, username: str, family_id: str, session_left: timedelta, fresh: bool, proof: dict[str, Any]) -> str:
     """An access token of the family, expiring after its lifetime or when the session ends, whichever is first."""
     lifetime = min(auth.config.access_token_expires, session_left)
-    return auth.create_access_token(subject=username, fresh=fresh, expires_time=lifetime, user_claims={"fam": family_id})
+    return auth.create_access_token(subject=username, fresh=fresh, expires_time=lifetime, user_claims={"fam": family_id, **proof})
+
+
+def _proof(claims: dict[str, Any]) -> dict[str, Any]:
+    """How the session's person proved who they are, as its tokens carry it (tokens from before amr: a password)."""
+    return {"amr": claims.get("amr") or ["pwd"], "auth_time": claims.get("auth_time") or claims.get("iat")}
 
 
 def _end_sessions_past_the_limit(session: Session, user: User, limit: int) -> None:
@@ -129,8 +179,9 @@ def rotate(
     expires_at = min(now + auth.config.refresh_token_expires, ends_at)
     if expires_at <= now:
         raise SessionExpiredError()
+    proof = _proof(claims)
     refresh_token = auth.create_refresh_token(
-        subject=claims["sub"], expires_time=expires_at - now, user_claims={"fam": family_id, "end": _iso(ends_at)}
+        subject=claims["sub"], expires_time=expires_at - now, user_claims={"fam": family_id, "end": _iso(ends_at), **proof}
     )
     family = col(TokenFamily.id) == family_id
     live = (col(TokenFamily.revoked_at).is_(None), col(TokenFamily.ends_at) > now)
@@ -151,7 +202,7 @@ def rotate(
     if swapped:
         session.commit()
         security_event("refresh", user=claims["sub"], family=family_id, client=client)
-        access_token = _access_token(auth, claims["sub"], family_id, ends_at - now, fresh=False)
+        access_token = _access_token(auth, claims["sub"], family_id, ends_at - now, fresh=False, proof=proof)
         return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
     session.rollback()
     _refuse_refresh_token(session, revoked, claims, client)
@@ -223,12 +274,41 @@ def describe_session(session: Session, claims: dict[str, Any]) -> SessionView:
 
 
 def reauthenticate(session: Session, settings: Settings, auth: AuthPASETO, claims: dict[str, Any], password: str, client: str) -> str:
-    """Re-enter the password: a fresh access token in the same family (no new refresh token)."""
+    """Re-enter the password: a fresh access token in the same family (no new refresh token).
+
+    An account with a second factor must prove it too: MfaRequiredError carries the token of that step
+    (`reauthenticate_mfa`), bound to this session.
+    """
     ends_at = require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
-    users_service.check_password(session, settings, claims["sub"], password, client)
+    user = users_service.check_password(session, settings, claims["sub"], password, client)
     session.commit()
+    if user.mfa_enabled:
+        raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user, family=claims["fam"]), mfa_service.methods(session, user))
     security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client)
-    return _access_token(auth, claims["sub"], claims["fam"], ends_at - utcnow(), fresh=True)
+    proof = {"amr": ["pwd"], "auth_time": _iso(utcnow())}
+    return _access_token(auth, claims["sub"], claims["fam"], ends_at - utcnow(), fresh=True, proof=proof)
+
+
+def reauthenticate_mfa(
+    session: Session,
+    settings: Settings,
+    auth: AuthPASETO,
+    claims: dict[str, Any],
+    mfa_token: str,
+    client: str,
+    *,
+    code: str | None = None,
+    recovery_code: str | None = None,
+) -> str:
+    """The second step of a re-authentication: a fresh access token that proved the strongest factor."""
+    pending = mfa_service.read_mfa_token(session, settings, mfa_token)
+    if pending.family != claims["fam"] or pending.user.username != claims["sub"]:
+        raise InvalidMfaTokenError()  # for another session, or a login's
+    ends_at = require_live_session(session, claims["fam"])
+    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
+    security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client, mfa=True)
+    proof = {"amr": sorted({*pending.amr, *proved, "mfa"}), "auth_time": pending.auth_time}
+    return _access_token(auth, claims["sub"], claims["fam"], ends_at - utcnow(), fresh=True, proof=proof)
 
 
 def change_password(

@@ -9,7 +9,11 @@ the access and refresh tokens, made with none and another key, fail as purpose t
 reverse). No claim has to be remembered to be checked: the check is the decryption.
 
 A one-time token needs no storage to be single-use when it binds to what its use changes (the app
-does that: a fingerprint of the password hash for a reset); the token itself only expires.
+does that: the account's security stamp); the token itself only expires.
+
+The same key seals secrets the app must keep but never show (`seal` / `unseal`: a TOTP secret at rest),
+each bound to what it is for. Sealed text carries its key's id, so a key being rotated out still opens
+what it sealed (`previous`) until it is sealed again with the new one.
 """
 
 import json
@@ -31,8 +35,27 @@ _MAX_LENGTH = 2048
 
 
 class PurposeTokens:
-    def __init__(self, paserk: str) -> None:
+    def __init__(self, paserk: str, previous: list[str] | None = None) -> None:
         self._key = load_paserk(paserk, ["k4.local."])
+        self._kid = self._key.to_paserk_id()
+        self._keys = {key.to_paserk_id(): key for key in [self._key, *(load_paserk(old, ["k4.local."]) for old in previous or [])]}
+
+    def seal(self, purpose: str, secret: str) -> str:
+        """Encrypt a secret kept at rest (no expiry), bound to `purpose` (e.g. "totp-secret:<account id>")."""
+        footer = {"kid": self._kid}
+        sealed: str = pyseto.encode(self._key, secret.encode(), footer=footer, implicit_assertion=purpose.encode()).decode()
+        return sealed
+
+    def unseal(self, purpose: str, sealed: str) -> tuple[str, bool]:
+        """The secret `seal` encrypted for this purpose, and whether the current key sealed it (else seal it
+        again: the key it names is being rotated out). ValueError for anything else."""
+        try:
+            token = pyseto.decode(list(self._keys.values()), sealed, implicit_assertion=purpose.encode())
+            footer = json.loads(token.footer) if isinstance(token.footer, bytes) else {}
+            assert isinstance(token.payload, bytes)  # no deserializer: the bytes sealed
+            return token.payload.decode(), footer.get("kid") == self._kid
+        except Exception:  # pyseto's errors, bad JSON: none may escape as a 500
+            raise ValueError("sealed with no key this app has, or for another purpose") from None
 
     def issue(self, purpose: str, claims: Mapping[str, Any], lifetime: timedelta) -> str:
         if clash := {"exp", "jti"} & claims.keys():

@@ -24,3 +24,5 @@ class Introspection(BaseModel):
     fam: str | None = Field(default=None, description="The session (token family) the token belongs to")
     aud: str | None = None
     iss: str | None = None
+    amr: list[str] | None = Field(default=None, description="How the person proved who they are (RFC 8176): `pwd`, `otp`, `hwk`, `mfa`...")
+    auth_time: int | None = Field(default=None, description="When they proved it (seconds since the epoch); a refresh keeps it")

@@ -62,4 +62,6 @@ def introspect(session: Session, config: PasetoConfig, revoked: RevokedFamilies,
         fam=family.id,
         aud=claims.get("aud"),
         iss=claims.get("iss"),
+        amr=claims.get("amr") or ["pwd"],
+        auth_time=int(datetime.fromisoformat(claims.get("auth_time") or claims["iat"]).timestamp()),
     )

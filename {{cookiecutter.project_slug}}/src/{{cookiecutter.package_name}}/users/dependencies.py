@@ -22,10 +22,10 @@ from sqlmodel import Session
 from ..config import Settings
 from ..errors import refuses
 from ..paseto import AuthPASETO
-from ..paseto.exceptions import RevokedTokenError
+from ..paseto.exceptions import FreshTokenRequired, RevokedTokenError
 from .exceptions import UserError
 from .service import get_by_username
-from .snapshots import UserSnapshot, UserSnapshots
+from .snapshots import Account, UserSnapshot, UserSnapshots
 
 _ADDRESS_TEXT = re.compile(r"[\w.:-]{1,64}")
 
@@ -135,11 +135,21 @@ async def get_current_user(request: Request, claims: AccessClaims) -> UserSnapsh
 
 @refuses(503)
 async def get_fresh_user(request: Request, claims: FreshClaims) -> UserSnapshot:
-    return await _active_user(request, claims)
+    user = await _active_user(request, claims)
+    require_strongest_factor(user, claims)
+    return user
+
+
+def require_strongest_factor(user: Account, claims: dict[str, Any]) -> None:
+    """Fresh means the strongest factor the account has (Ory Kratos' `highest_available`): for an account
+    with a second factor, a fresh token from a password alone is not enough."""
+    if user.mfa_enabled and "mfa" not in (claims.get("amr") or ()):
+        raise FreshTokenRequired("This needs a fresh token that proved your second factor: re-authenticate with it (/fresh-login)")
 
 
 # The account behind the token (users/snapshots.py: read from the database, then kept for seconds, and
-# dropped on every instance when it changes): inactive or deleted users are refused.
+# dropped on every instance when it changes): inactive or deleted users are refused. FreshUser: from a
+# fresh token that proved the account's strongest factor.
 CurrentUser = Annotated[UserSnapshot, Depends(get_current_user)]
 FreshUser = Annotated[UserSnapshot, Depends(get_fresh_user)]
 

@@ -21,6 +21,8 @@ class User(SQLModel, table=True):
     hashed_password: str
     is_active: bool = True
     is_admin: bool = False  # read from here on every admin request, never from a token: a demotion takes effect at once
+    # A second factor is on (a confirmed TOTP, or a passkey): logins ask for it, fresh tokens must have proved it (mfa/).
+    mfa_enabled: bool = False
     # A new random value whenever the account's security state changes (password, address, verification,
     # activation): every one-time link and device token carries the stamp it was issued under, so any
     # later change kills it, and no sequence of changes can bring the old stamp back (users/service.py).

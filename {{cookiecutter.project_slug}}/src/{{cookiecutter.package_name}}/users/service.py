@@ -26,7 +26,7 @@ from .schemas import normalize_username
 from .snapshots import Account, snapshots_of
 
 # A change to any of these renews the account's security stamp: its one-time links and device tokens die.
-SECURITY_FIELDS = frozenset({"hashed_password", "email", "email_verified_at", "is_active"})
+SECURITY_FIELDS = frozenset({"hashed_password", "email", "email_verified_at", "is_active", "mfa_enabled"})
 
 
 def check_password_rules(settings: Settings, password: str) -> None:

@@ -46,6 +46,7 @@ class UserSnapshot:
     email_verified_at: datetime | None
     is_active: bool
     is_admin: bool
+    mfa_enabled: bool
     created_at: datetime
     updated_at: datetime
 

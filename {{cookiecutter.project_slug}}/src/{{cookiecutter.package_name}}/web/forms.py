@@ -28,7 +28,7 @@ from ..mail import MailerDep
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..users import service as users_service
-from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent
+from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent, require_strongest_factor
 from ..users.exceptions import TooManyAttemptsError, UserError
 from ..users.models import User
 from ..users.schemas import Email
@@ -69,9 +69,12 @@ def to_dashboard(notice: str) -> Response:
 def _signed_in(session: Session, auth: AuthPASETO, csrf: str, fresh: bool = False) -> User:
     """The active account behind the access cookie, with the form's CSRF value checked (what CurrentUser is to the API)."""
     auth.paseto_required(fresh=fresh, csrf_token=csrf)
-    user = users_service.get_active(session, (auth.get_token_payload() or {})["sub"])
+    claims = auth.get_token_payload() or {}
+    user = users_service.get_active(session, claims["sub"])
     if user is None:
         raise RevokedTokenError()
+    if fresh:
+        require_strongest_factor(user, claims)
     return user
 
 
