@@ -51,7 +51,7 @@ def test_a_new_resource_copied_from_notes_needs_its_own_files_and_one_router_in_
     main = main.replace(
         "    app.include_router(users_router)\n", "    app.include_router(users_router)\n    app.include_router(bookmarks_router)\n"
     )
-    main = main.replace("from .paseto import", "from .bookmarks.router import router as bookmarks_router\nfrom .paseto import")
+    main = main.replace("from .config import", "from .bookmarks.router import router as bookmarks_router\nfrom .config import")
     (package / "main.py").write_text(main)
     for command in shell_block(project, "Change the schema", "alembic revision --autogenerate"):
         run(project, "bash", "-c", command, env=env)

@@ -43,8 +43,7 @@ class NotePublic(BaseModel):
 
     @classmethod
     def of(cls, note: Note) -> "NotePublic":
-        assert note.id is not None
-        return cls(id=note.id, title=note.title, body=note.body, created_at=note.created_at, updated_at=note.updated_at)
+        return cls.model_validate(note, from_attributes=True)
 
 
 class NotePage(BaseModel):

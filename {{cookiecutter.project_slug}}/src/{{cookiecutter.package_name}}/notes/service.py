@@ -21,8 +21,8 @@ def page(session: Session, owner_id: int, offset: int, limit: int) -> tuple[list
     """A page of the owner's notes, newest first; and how many they have in all."""
     total = session.exec(select(func.count()).select_from(Note).where(Note.owner_id == owner_id)).one()
     newest_first = (col(Note.created_at).desc(), col(Note.id).desc())  # the id breaks ties between equal times
-    notes = session.exec(select(Note).where(Note.owner_id == owner_id).order_by(*newest_first).offset(offset).limit(limit))
-    return list(notes), total
+    owned = select(Note).where(Note.owner_id == owner_id)
+    return list(session.exec(owned.order_by(*newest_first).offset(offset).limit(limit))), total
 
 
 def get(session: Session, owner_id: int, note_id: int) -> Note:
