@@ -45,7 +45,7 @@ _REFUSALS: dict[int, tuple[str, dict[str, Any]]] = {
     404: ("No such thing", {}),
     409: ("The name or e-mail address is taken", {}),
     413: ("The request body is larger than the server accepts", {}),
-    422: ("A field is missing or breaks its rules; `detail` lists them (a string for password rules)", {}),
+    422: ("A field is missing or breaks its rules; `detail` lists them (a string for password rules, and for `invalid_data`)", {}),
     429: ("Too many attempts", _RETRY_AFTER),
     503: ("The database is unavailable", _RETRY_AFTER),
 }
