@@ -2,10 +2,16 @@
 without security, field limits as configured; and schemathesis, fuzzing every operation with and
 without a token, finds no 5xx and no answer the document does not describe."""
 
+{% if cookiecutter.database == "sqlite" -%}
 import shutil
 import tempfile
+{% else -%}
+import uuid
+{% endif -%}
 from collections.abc import Iterator
+{%- if cookiecutter.database == "sqlite" %}
 from pathlib import Path
+{%- endif %}
 from typing import Any
 
 import pytest
@@ -13,23 +19,32 @@ import schemathesis
 from fastapi.testclient import TestClient
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+{%- if cookiecutter.database == "postgresql" %}
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+{%- endif %}
 from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PASSWORD, create_tables, make_settings
+from .conftest import PASSWORD, {% if cookiecutter.database == "postgresql" %}SERVER_URL, {% endif %}create_tables, {% if cookiecutter.database == "postgresql" %}drop_database, {% endif %}make_settings
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 LOGINS = ("/login", "/login/token", "/login/browser")
 
 
-# One app for every fuzzed request: schemathesis reads its schema when the tests are collected.
-FUZZ_DATABASE = Path(tempfile.mkdtemp(prefix="fuzz-")) / "fuzz.db"
+# One app for every fuzzed request: schemathesis reads its schema when the tests are collected, so the app
+# is built then, on a database of its own on the kind of database the project uses (made when the first
+# fuzzed request comes, by `token`): what the database refuses is fuzzed too.
 {%- if cookiecutter.database == "postgresql" %}
-# (SQLite, even in the PostgreSQL project: what is fuzzed is the HTTP surface, not the database.)
+FUZZ_DATABASE = f"fuzz_{uuid.uuid4().hex[:16]}"
+FUZZ_DATABASE_URL = make_url(SERVER_URL).set(database=FUZZ_DATABASE).render_as_string(hide_password=False)
+{%- else %}
+FUZZ_FOLDER = Path(tempfile.mkdtemp(prefix="fuzz-"))
+FUZZ_DATABASE_URL = f"sqlite:///{FUZZ_FOLDER / 'fuzz.db'}"
 {%- endif %}
-fuzzed_app = create_app(make_settings(f"sqlite:///{FUZZ_DATABASE}", login_free_failures=1000, registration_free_attempts=1000))
+fuzzed_app = create_app(make_settings(FUZZ_DATABASE_URL, login_free_failures=1000, registration_free_attempts=1000))
 api = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
 api.config.generation.update(max_examples=25)
 fuzzed_requests = {"without a token": 0, "with a token": 0}
@@ -37,13 +52,24 @@ fuzzed_requests = {"without a token": 0, "with a token": 0}
 
 @pytest.fixture(scope="module")
 def token() -> Iterator[str]:
-    """Start the fuzzed app (its lifespan reads revoked sessions) and log a user in."""
-    create_tables(f"sqlite:///{FUZZ_DATABASE}")
+    """Make the fuzzed app's database, start the app (its lifespan reads revoked sessions) and log a user in:
+    the token reaches every route that needs one (the notes of this user, among them)."""
+{%- if cookiecutter.database == "postgresql" %}
+    server = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{FUZZ_DATABASE}"'))
+    server.dispose()
+{%- endif %}
+    create_tables(FUZZ_DATABASE_URL)
     with TestClient(fuzzed_app) as client:
         with Session(fuzzed_app.state.engine) as session:
             users_service.create_user(session, fuzzed_app.state.settings, "alice", PASSWORD)
         yield client.post("/login", json={"username": "alice", "password": PASSWORD}).json()["access_token"]
-    shutil.rmtree(FUZZ_DATABASE.parent, ignore_errors=True)
+{%- if cookiecutter.database == "postgresql" %}
+    drop_database(SERVER_URL, FUZZ_DATABASE)
+{%- else %}
+    shutil.rmtree(FUZZ_FOLDER, ignore_errors=True)
+{%- endif %}
     print(f"\nschemathesis: {fuzzed_requests} requests, none answered with a 5xx or outside the document")
 
 

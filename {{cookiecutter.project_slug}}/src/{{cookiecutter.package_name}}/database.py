@@ -35,6 +35,9 @@ _SECRET_PARAMETER = re.compile(r"password|secret|token", re.IGNORECASE)
 THREAD_LIMIT = 40
 # Raised by the driver or the pool when the database cannot answer now (as opposed to a bug).
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+# The largest value an Integer column holds on PostgreSQL (SQLite holds more): the bound of ids and offsets
+# taken from a request, so a larger one is refused as input rather than met by the database.
+MAX_INTEGER = 2**31 - 1
 
 
 class DatabaseUnavailable(Exception):

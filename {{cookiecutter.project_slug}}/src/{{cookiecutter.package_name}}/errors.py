@@ -46,7 +46,7 @@ _REFUSALS: dict[int, tuple[str, dict[str, Any]]] = {
     404: ("No such thing", {}),
     409: ("It conflicts with how things are: a name or address taken, an address verified already, one's own account", {}),
     413: ("The request body is larger than the server accepts", {}),
-    422: ("A field is missing or breaks its rules; `detail` lists them (a string for password rules)", {}),
+    422: ("A field is missing or breaks its rules; `detail` lists them (a string for password rules, and for `invalid_data`)", {}),
     429: ("Too many attempts", _RETRY_AFTER),
     503: ("The database is unavailable", _RETRY_AFTER),
 }

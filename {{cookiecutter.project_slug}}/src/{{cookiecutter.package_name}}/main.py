@@ -34,6 +34,7 @@ from .logs import configure_logging
 from .mail import Mailer
 from .mfa.router import router as mfa_router
 from .middleware import EdgeMiddleware
+from .notes.router import router as notes_router
 from .paseto import AuthPASETOException, bind_config
 from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
@@ -77,6 +78,15 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     for unavailable in (DatabaseUnavailable, *UNAVAILABLE_ERRORS):
         app.add_exception_handler(unavailable, _unavailable)
+
+    @app.exception_handler(exc.DataError)
+    async def _data(request: Request, refused: exc.DataError) -> JSONResponse:
+        # A value the database refused (text it cannot store, a number too large for its column): the
+        # route's own bounds should have caught it, so it is logged, but it is the client's input, not
+        # a fault. The request's session is rolled back when it closes (database.get_session).
+        refusal = type(refused.orig).__name__  # never the value: it is the client's, and may be anything
+        logger.warning("%s %s answered 422: the database refused a value (%s)", request.method, request.url.path, refusal)
+        return error(422, "invalid_data", "A value is not one the database can hold")
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -174,7 +184,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
             max_age=600,
         )
@@ -198,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_router)
     app.include_router(users_router)
     app.include_router(mfa_router)
+    app.include_router(notes_router)
     app.include_router(admin_router)
     app.include_router(resource_servers_router)
     app.include_router(web_router)

@@ -70,6 +70,8 @@ class _QueuedWritesCursor(sqlite3.Cursor):
         connection.begin_write(sql)
         try:
             return super().execute(sql, parameters)
+        except OverflowError as error:
+            raise _out_of_range(error) from error
         finally:
             connection.end_write()  # the statement failed before it opened the transaction
 
@@ -78,8 +80,16 @@ class _QueuedWritesCursor(sqlite3.Cursor):
         connection.begin_write(sql)
         try:
             return super().executemany(sql, seq_of_parameters)
+        except OverflowError as error:
+            raise _out_of_range(error) from error
         finally:
             connection.end_write()
+
+
+def _out_of_range(error: OverflowError) -> sqlite3.DataError:
+    # The driver refuses an int beyond 64 bits with a plain OverflowError; as the DB-API's DataError,
+    # SQLAlchemy raises it as exc.DataError, which the app answers as PostgreSQL's out-of-range numbers (422).
+    return sqlite3.DataError(str(error))
 
 
 def sqlite_engine(url: str, options: dict[str, Any], timeout: float) -> Engine:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 
 from ..auth.dependencies import RevokedDep
-from ..database import SessionDep
+from ..database import MAX_INTEGER, SessionDep
 from ..errors import refusals
 from ..users.dependencies import AdminUser, ClientAddress, FreshAdminUser
 from ..users.schemas import Text
@@ -25,7 +25,7 @@ def list_accounts(
     admin: AdminUser,
     session: SessionDep,
     name: Annotated[str, Query(max_length=64, description="Part of the name, in any case"), Text] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INTEGER)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> AccountPage:
     """Accounts by name, a page at a time."""
