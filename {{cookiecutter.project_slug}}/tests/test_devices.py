@@ -40,6 +40,11 @@ def test_each_login_is_a_session_listed_with_its_device_the_latest_first(client:
     assert {item["client_address"] for item in listed} == {"testclient"}
 
 
+def test_a_session_is_named_by_its_browser_and_system(client: TestClient, user: dict[str, str]) -> None:
+    tokens = log_in_from(client, "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
+    assert [item["device"] for item in sessions(client, tokens)] == ["Firefox on Linux"]
+
+
 def test_a_user_ends_one_of_their_sessions(make_client: Callable[..., TestClient], client: TestClient, user: dict[str, str]) -> None:
     laptop, phone = log_in_from(client, "Laptop"), log_in_from(client, "Phone")
     other_instance = make_client(paseto_key=client.app.state.settings.paseto_key)  # type: ignore[attr-defined]

@@ -1,10 +1,13 @@
 """The pages' forms without a browser: each does the whole job, answers with a redirect or the page, and
 refuses posts from other sites and posts without the CSRF value of the session."""
 
+import re
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.auth.devices import device_name
 
 from .conftest import PASSWORD, bearer, login
 
@@ -133,3 +136,137 @@ def test_a_dashboard_form_without_the_csrf_value_is_refused(client: TestClient, 
     refused = client.post("/users/me/password/form", data=change, follow_redirects=False)
     assert refused.headers["location"] == "/?notice=csrf_failed"
     assert client.post("/login", json=FORM).status_code == 200  # unchanged
+
+
+# -- the sign-up page ---------------------------------------------------------------------------------
+
+SIGN_UP = {"username": "bob", "email": "Bob@Example.com", "password": "bob's long passphrase"}
+
+
+def test_the_sign_up_form_creates_the_account_logs_in_and_mails_a_link(client: TestClient) -> None:
+    page = client.get("/register")
+    assert page.status_code == 200 and 'action="/register/form"' in page.text
+    assert 'href="/register"' in client.get("/login").text  # the login page links to it
+    response = client.post("/register/form", data=SIGN_UP, follow_redirects=False)
+    assert (response.status_code, response.headers["location"]) == (303, "/?notice=registered"), response.text
+    assert {"access_token", "refresh_token", "csrf_refresh_token", "device_token"} <= client.cookies.keys()
+    dashboard = client.get(response.headers["location"]).text
+    assert 'id="session-user">bob<' in dashboard and "Welcome!" in dashboard
+    (mail,) = client.app.state.mailer.outbox  # type: ignore[attr-defined]
+    assert mail.to == "bob@example.com" and "/email/verify?token=" in mail.text
+
+
+def test_signing_up_without_an_address_sends_no_mail(client: TestClient) -> None:
+    response = client.post("/register/form", data={**SIGN_UP, "email": "  "}, follow_redirects=False)
+    assert response.headers["location"] == "/?notice=registered", response.text
+    assert not client.app.state.mailer.outbox  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "message"),
+    [
+        ({**SIGN_UP, "username": "alice"}, 409, "That username is taken"),
+        ({**SIGN_UP, "email": "alice@example.com"}, 409, "That e-mail address is taken"),
+        ({**SIGN_UP, "password": "short"}, 422, "Password: String should have at least 8 characters"),
+        ({**SIGN_UP, "username": "no spaces please"}, 422, "Username: must be 3 to 64"),
+        ({**SIGN_UP, "email": "not an address"}, 422, "E-mail address: value is not a valid email address"),
+    ],
+)
+def test_a_refused_sign_up_shows_the_page_again_with_what_was_typed(
+    client: TestClient, user: dict[str, str], form: dict[str, str], status: int, message: str
+) -> None:
+    response = client.post("/register/form", data=form)
+    assert response.status_code == status, response.text
+    assert message in response.text
+    assert f'value="{form["username"]}"' in response.text and f'value="{form["email"]}"' in response.text
+    assert form["password"] not in response.text
+    assert not client.cookies
+
+
+def test_sign_ups_past_the_limit_are_told_to_wait(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(registration_free_attempts=1)
+    assert client.post("/register/form", data=SIGN_UP, follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    refused = client.post("/register/form", data={**SIGN_UP, "username": "carol", "email": ""})
+    assert refused.status_code == 429 and "Too many" in refused.text and 'value="carol"' in refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_with_verified_addresses_required_the_new_user_is_sent_to_verify_first(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(require_verified_email=True)
+    response = client.post("/register/form", data=SIGN_UP, follow_redirects=False)
+    assert response.headers["location"] == "/login?reason=registered_verify"
+    assert "Verify your address with the link we mailed" in client.get(response.headers["location"]).text
+    assert "access_token" not in client.cookies
+
+
+def test_with_registration_closed_the_page_says_so_and_the_form_refuses(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(registration_open=False)
+    page = client.get("/register")
+    assert page.status_code == 404 and "Sign-up is closed" in page.text and "register-form" not in page.text
+    assert 'href="/register"' not in client.get("/login").text
+    refused = client.post("/register/form", data=SIGN_UP)
+    assert refused.status_code == 403 and "Sign-up is closed" in refused.text
+
+
+def test_a_sign_up_posted_from_another_site_is_refused(client: TestClient) -> None:
+    response = client.post("/register/form", data=SIGN_UP, headers={"Sec-Fetch-Site": "cross-site"})
+    assert (response.status_code, response.json()["code"]) == (403, "csrf_failed")
+
+
+# -- what every page shows ----------------------------------------------------------------------------
+
+
+def test_the_navigation_offers_what_fits_the_visitor(client: TestClient, user: dict[str, str]) -> None:
+    logged_out = client.get("/login").text
+    assert 'id="nav-login"' in logged_out and 'id="nav-register"' in logged_out and 'id="nav-logout"' not in logged_out
+    assert 'href="/docs"' in logged_out  # DOCS_ENABLED in the test settings
+    csrf = form_login(client)
+    logged_in = client.get("/").text
+    assert 'id="nav-logout" class="danger"' in logged_in and 'id="nav-login"' not in logged_in
+    assert f'name="csrf" value="{csrf}"' in logged_in
+    response = client.post("/refresh/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert response.headers["location"] == "/login?reason=logged_out"
+
+
+def test_the_dashboard_shows_one_time_format_and_names_devices(client: TestClient, user: dict[str, str]) -> None:
+    firefox = "Mozilla/5.0 (Android 14; Mobile; rv:133.0) Gecko/133.0 Firefox/133.0"
+    client.post("/login/form", data=FORM, headers={"User-Agent": firefox})
+    page = client.get("/").text
+    assert "Firefox on Android" in page and f'title="{firefox}"' in page
+    times = re.findall(r"<time[^>]*>([^<]*)</time>", page)
+    assert len(times) == 5 and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", text) for text in times), times
+    assert "end-session" not in page  # one session, this one: nothing to end from here
+
+
+CHROMIUM = "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)"
+WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "name"),
+    [
+        (f"Mozilla/5.0 (X11; Linux x86_64) {CHROMIUM} Safari/537.36", "Chrome on Linux"),
+        (f"{WINDOWS} {CHROMIUM} Safari/537.36 Edg/131.0.0.0", "Edge on Windows"),
+        (f"{WINDOWS} {CHROMIUM} Safari/537.36 OPR/115.0.0.0", "Opera on Windows"),
+        (f"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) {CHROMIUM} Safari/537.36", "Chrome on ChromeOS"),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+            "Safari on macOS",
+        ),
+        (f"{IPHONE} Version/18.1 Mobile/15E148 Safari/604.1", "Safari on iOS"),
+        (f"{IPHONE} CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", "Chrome on iOS"),
+        (
+            "Mozilla/5.0 (Linux; Android 14; SM-S918B) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
+            "Samsung Internet on Android",
+        ),
+        ("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox on Linux"),
+        ("curl/8.5.0", "curl"),
+        ("python-httpx/0.28.1", "Python (httpx)"),
+        ("The laptop at work", "Unknown device"),
+        ("", "Unknown device"),
+    ],
+)
+def test_a_user_agent_is_named_by_browser_and_system(user_agent: str, name: str) -> None:
+    assert device_name(user_agent) == name

@@ -25,7 +25,7 @@ def log_in(page: Page, live_server: LiveServer) -> None:
     page.goto("/login")
     page.fill("#username", live_server.username)
     page.fill("#password", live_server.password)
-    page.click("button[type=submit]")
+    page.click("#login-form button[type=submit]")
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.locator("#session-user")).to_have_text(live_server.username)
 
@@ -67,7 +67,7 @@ def test_wrong_password_shows_inline_error(page: Page, live_server: LiveServer) 
     page.goto("/login")
     page.fill("#username", live_server.username)
     page.fill("#password", "not the password")
-    page.click("button[type=submit]")
+    page.click("#login-form button[type=submit]")
     expect(page.locator("#login-error")).to_have_text(re.compile("incorrect", re.IGNORECASE))
     expect(page).to_have_url(f"{live_server.url}/login")
 

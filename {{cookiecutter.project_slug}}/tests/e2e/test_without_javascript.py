@@ -130,3 +130,23 @@ def test_a_password_change_asks_a_refreshed_session_for_its_password(no_script: 
     page.fill("#new-password", NEW_PASSWORD)
     page.click("#password-form button[type=submit]")
     expect(page.locator("#dashboard-notice")).to_have_text("Password changed. Your other sessions were logged out.")
+
+
+def test_sign_up_without_javascript(no_script: BrowserContext, live_server: LiveServer, access_log: list[str]) -> None:
+    page = no_script.new_page()
+    page.goto("/login")
+    page.click("#register-link")
+    page.fill("#username", "bob")
+    page.fill("#password", "short")
+    page.click("#register-form button[type=submit]")
+    expect(page.locator("#register-error")).to_contain_text("Password")  # the page again, with what was typed
+    expect(page.locator("#username")).to_have_value("bob")
+    expect(page.locator("#password")).to_have_value("")
+
+    page.fill("#password", NEW_PASSWORD)
+    page.click("#register-form button[type=submit]")
+    expect(page).to_have_url(re.compile(r"/\?notice=registered$"))
+    expect(page.locator("#session-user")).to_have_text("bob")  # logged in, by the server alone
+    page.click("#nav-logout")
+    expect(page.locator("#login-notice")).to_have_text("You have logged out.")
+    assert not any(NEW_PASSWORD in line or "short" in line for line in access_log)

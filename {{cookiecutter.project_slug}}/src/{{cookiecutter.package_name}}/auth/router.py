@@ -28,6 +28,7 @@ from ..users.dependencies import (
 )
 from . import service
 from .dependencies import DeviceCookie, RevokedDep, remember_device
+from .devices import device_name
 from .schemas import AccessToken, Credentials, LoginTokens, PasswordChange, PasswordCheck, SessionInfo, SessionView, TokenPair
 
 router = APIRouter(tags=["auth"])
@@ -240,6 +241,7 @@ def list_sessions(user: CurrentUser, claims: AccessClaims, session: SessionDep) 
             last_used_at=as_utc(family.last_used_at),
             client_address=family.client_address,
             user_agent=family.user_agent,
+            device=device_name(family.user_agent),
             expires_at=as_utc(min(family.expires_at, family.ends_at)),
             current=family.id == claims["fam"],
         )

@@ -60,5 +60,6 @@ class SessionInfo(BaseModel):
     last_used_at: datetime = Field(description="The login, or the last refresh")
     client_address: str
     user_agent: str
+    device: str = Field(description='The user agent as a person names it: "Chrome on Linux", "curl", "Unknown device"')
     expires_at: datetime = Field(description="Unless it refreshes before (and never past its maximum age)")
     current: bool = Field(description="The session of the token this request came with")

@@ -31,7 +31,7 @@ from ..users import service as users_service
 from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent, require_strongest_factor
 from ..users.exceptions import TooManyAttemptsError, UserError
 from ..users.models import User
-from ..users.schemas import Email
+from ..users.schemas import Email, UserCreate
 from .router import DASHBOARD_NOTICES, render
 
 Field = Annotated[str, Form()]
@@ -105,6 +105,53 @@ def log_in(
     response = redirect("/", auth, tokens)
     remember_device(response, settings, tokens.device_token or "")
     return response
+
+
+@router.post("/register/form")
+def register(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    client: ClientAddress,
+    agent: UserAgent,
+    username: Field = "",
+    email: Field = "",
+    password: Field = "",
+) -> Response:
+    """The sign-up page's form: the account service creates the account (with its limits), then the new user is logged in."""
+    # What a refusal shows again: the fields as typed, never the password.
+    again = {"username": username, "email": email, "min_length": settings.password_min_length}
+    try:
+        form = UserCreate(username=username, password=password, email=email.strip() or None)
+        user = account_service.register(session, settings, form.username, form.password, form.email, client)
+    except ValidationError as invalid:
+        return render(request, "register.html", settings, 422, error=_first_problem(invalid), **again)
+    except (AuthPASETOException, UserError) as refused:  # registration_closed, username_taken, too_many_attempts...
+        page = render(request, "register.html", settings, refused.status_code, error=refused.message, **again)
+        if isinstance(refused, AuthPASETOException):
+            page.headers.update(refused.headers)
+        return page
+    if user.email and mailer.available:
+        background.add_task(account_service.send_verification, settings, mailer, user, user.email)
+    if settings.require_verified_email:  # no session before the address is verified: the login page says so
+        return redirect("/login?reason=registered_verify")
+    tokens = auth_service.start_session(session, settings, auth, user, client, agent)
+    response = redirect("/?notice=registered", auth, tokens)
+    remember_device(response, settings, users_service.issue_device_token(settings, user.username))
+    return response
+
+
+SIGN_UP_FIELDS = {"username": "Username", "password": "Password", "email": "E-mail address"}
+
+
+def _first_problem(invalid: ValidationError) -> str:
+    """The first thing wrong with the sign-up form, named by its field ("Password: String should have at least 8 characters")."""
+    problem = invalid.errors()[0]
+    field = SIGN_UP_FIELDS.get(str(problem["loc"][0]) if problem["loc"] else "", "The form")
+    return f"{field}: {problem['msg']}"
 
 
 @router.post("/refresh/form")

@@ -7,15 +7,18 @@ what happens. No front-end build step, no inline script (the Content-Security-Po
 and no URL built from the request's Host header.
 """
 
+from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ..auth import service as auth_service
+from ..auth.devices import device_name
 from ..config import Settings
 from ..database import SessionDep
 from ..paseto import AuthPASETOException, PasetoConfig
@@ -28,15 +31,33 @@ templates = Jinja2Templates(directory=HERE / "templates")
 static_files = StaticFiles(directory=HERE / "static")
 router = APIRouter(include_in_schema=False)
 
-# The OpenAPI page's assets: one exact version from the CDN, each with the hash the browser checks.
-SWAGGER_UI = {
-    "js": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/swagger-ui-bundle.js",
-    "js_integrity": "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
-    "css": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/swagger-ui.css",
-    "css_integrity": "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
-}
+
+def when(moment: datetime | str | None) -> str:
+    """Every time on every page in one format a person reads at a glance: `2026-12-03 14:05 UTC`."""
+    if moment is None or moment == "":
+        return "unknown"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:  # the database keeps UTC without a zone (SQLite)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def iso(moment: datetime | str) -> str:
+    """The machine-readable twin of `when`, for a <time datetime> attribute (app.js counts down from it)."""
+    if isinstance(moment, str):
+        return moment
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat(timespec="seconds")
+
+
+templates.env.filters.update(when=when, iso=iso, device=device_name)
+
+# The OpenAPI page's assets come from an installed package (fastapi-offline ships Swagger UI's built
+# files), not a CDN: the page works offline, and the lock file pins and hashes them like any code.
+SWAGGER_UI_FILES = resources.files("fastapi_offline") / "static"
+SWAGGER_UI_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}
 DOCS_POLICY = (
-    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net; style-src 'self' https://cdn.jsdelivr.net; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
@@ -48,8 +69,10 @@ LOGIN_REASONS = {
     "revoked": "You have been logged out (this session was ended elsewhere).",
     "reused": "A refresh token of your session was used twice, so the whole session was ended in case it was stolen. Please log in again.",
     "password_reset": "Your new password is set, and every session of your account has ended. Log in with it.",
+    "registered_verify": "Your account is ready. Verify your address with the link we mailed, then log in.",
 }
 DASHBOARD_NOTICES = {
+    "registered": "Welcome! Your account is ready and you are logged in.",
     "password_changed": "Password changed. Your other sessions were logged out.",
     "fresh_token_required": "This needs your password again: your session was refreshed since you logged in.",
     "reauthenticated": "Password confirmed: your session is fresh again, go ahead.",
@@ -75,14 +98,28 @@ GUIDE = DOCS / "refresh-tokens.md"
 def render(request: Request, name: str, settings: Settings, status_code: int = 200, **context: Any) -> Response:
     config: PasetoConfig = request.app.state.authpaseto
     cookies = {"access_csrf": config.access_csrf_cookie_name, "refresh_csrf": config.refresh_csrf_cookie_name}
+    # The navigation: a session's refresh CSRF cookie (readable, unlike the tokens) says someone is logged
+    # in here, and is the value the "Log out" form sends; the server checks it against the refresh token.
+    nav = {
+        "logout_csrf": request.cookies.get(config.refresh_csrf_cookie_name, ""),
+        "registration_open": settings.registration_open,
+        "guide": _guide_available(settings),
+        "docs": settings.docs_enabled,
+    }
     return templates.TemplateResponse(
-        request, name, {"app_name": settings.app_name, "cookies": cookies, **context}, status_code=status_code
+        request, name, {"app_name": settings.app_name, "cookies": cookies, "nav": nav, **context}, status_code=status_code
     )
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, settings: SettingsDep, reason: str | None = None) -> Response:
     return render(request, "login.html", settings, notice=LOGIN_REASONS.get(reason or ""))
+
+
+@router.get("/register", response_class=HTMLResponse)
+async def register_page(request: Request, settings: SettingsDep) -> Response:
+    """The sign-up page, while registration is open (development, or REGISTRATION_OPEN); else a page that says it is closed."""
+    return render(request, "register.html", settings, 200 if settings.registration_open else 404, min_length=settings.password_min_length)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -148,6 +185,15 @@ async def api_docs(request: Request, settings: SettingsDep) -> Response:
     """The OpenAPI page, when DOCS_ENABLED (development); its Authorize button logs in with the password form."""
     if not settings.docs_enabled:
         raise HTTPException(404, "Not Found")
-    page = templates.TemplateResponse(request, "docs.html", {"app_name": settings.app_name, "swagger": SWAGGER_UI})
+    page = templates.TemplateResponse(request, "docs.html", {"app_name": settings.app_name})
     page.headers["Content-Security-Policy"] = DOCS_POLICY
     return page
+
+
+@router.get("/static/swagger/{name}")
+async def swagger_ui_asset(name: str, settings: SettingsDep) -> Response:
+    """Swagger UI's files for /docs, named one by one: nothing else of the package is reachable."""
+    if not settings.docs_enabled or name not in SWAGGER_UI_ASSETS:
+        raise HTTPException(404, "Not Found")
+    with resources.as_file(SWAGGER_UI_FILES / name) as path:
+        return FileResponse(path, media_type=SWAGGER_UI_ASSETS[name], headers={"Cache-Control": "public, max-age=86400"})

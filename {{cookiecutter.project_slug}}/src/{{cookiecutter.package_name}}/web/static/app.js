@@ -7,6 +7,11 @@ const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const CSRF_ACCESS = document.body.dataset.csrfAccessCookie;
 const CSRF_REFRESH = document.body.dataset.csrfRefreshCookie;
 
+// Every time on the pages in one format (the server's `when` filter writes the same): 2026-12-03 14:05 UTC.
+function when(value) {
+  return new Date(value).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+}
+
 function cookie(name) {
   const found = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
   return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
@@ -28,7 +33,7 @@ function logEvent(kind) {
   const [what, why, section] = EVENTS[kind];
   const item = document.createElement("li");
   item.dataset.event = kind;
-  item.append(`${new Date().toLocaleTimeString()} — ${what}`);
+  item.append(`${when(Date.now())} — ${what}`);
   const reason = document.createElement("small");
   reason.className = "why";
   reason.textContent = `why: ${why}`;
@@ -161,9 +166,9 @@ async function loadSession() {
   show("session-user", session.user);
   show("session-family", session.family.slice(0, 8) + "…");
   show("session-fresh", session.fresh ? "yes" : "no (refreshed)");
-  show("session-issued", new Date(Date.parse(session.issued_at)).toLocaleTimeString());
-  show("session-expires", `(at ${new Date(expiresAt).toLocaleTimeString()})`);
-  show("session-refresh-expires", session.refresh_expires_at ? new Date(Date.parse(session.refresh_expires_at)).toLocaleString() : "unknown");
+  show("session-issued", when(session.issued_at));
+  show("session-expires", `(at ${when(expiresAt)})`);
+  show("session-refresh-expires", session.refresh_expires_at ? when(session.refresh_expires_at) : "unknown");
   tick();
 }
 
