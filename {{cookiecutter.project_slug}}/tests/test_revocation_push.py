@@ -1,10 +1,12 @@
 """PostgreSQL pushes revocations: an instance that reads revocations once an hour still refuses a logged-out
 session at once, because the revoking commit notifies every listener; and when it cannot listen, or its
-listening connection is cut, the periodic read carries on and the listener reconnects."""
+listening connection is cut, the periodic read carries on and the listener reconnects. A URL that is not
+PostgreSQL's is not listened to."""
 
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,3 +68,15 @@ def test_a_cut_listening_connection_is_made_again(
     tokens = login(client)
     assert client.post("/logout", headers=bearer(tokens["access_token"])).status_code == 204
     until(lambda: other.get("/protected", headers=bearer(tokens["access_token"])).status_code == 401, "the push arrives", 10)
+
+
+def test_a_url_that_is_not_postgresql_is_not_listened_to_and_the_log_says_why(
+    make_client: Callable[..., TestClient], caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.INFO)
+    sqlite = f"sqlite:///{tmp_path / 'x.db'}"  # as a PostgreSQL bake whose DATABASE_URL is SQLite would listen to
+    other = make_client(revocation_listen_url=sqlite)
+    assert other.app.state.revocation_listener is None  # type: ignore[attr-defined]
+    said = [record.getMessage() for record in caplog.records if "revocations" in record.getMessage()]
+    setting = "{{ cookiecutter.package_name | upper }}_REVOCATION_LISTEN_URL"
+    assert said == [f"revocations are not pushed: {sqlite} is not a PostgreSQL URL (set {setting} to one); the periodic read carries them"]

@@ -5,10 +5,13 @@ feed's bound (its next read of changes, REVOCATION_SYNC_SECONDS: 0.2 s here; on 
 """
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -129,3 +132,91 @@ def test_a_snapshot_lives_no_longer_than_its_lifetime(clock: Clock) -> None:
     assert cache.get("alice") is not None
     clock.move(seconds=2)
     assert cache.get("alice") is None
+
+
+def test_the_feed_drops_a_snapshot_read_before_a_change_and_keeps_one_read_after() -> None:
+    """The feed reports every account changed in its last 30 s, each second: a snapshot that shows the
+    change stays (else a just-changed busy account would go to the database every second)."""
+    cache, alice = UserSnapshots(capacity=4, lifetime_seconds=60), snapshot("alice")
+    cache.put(alice, cache.generation("alice"), time.monotonic())
+    cache.drop_outdated([("alice", alice.updated_at)])
+    assert cache.get("alice") == alice
+    cache.drop_outdated([("alice", alice.updated_at + timedelta(microseconds=1))])
+    assert cache.get("alice") is None
+    generation = cache.generation("bob")  # a read of bob in flight when the feed reports a change of his ...
+    cache.drop_outdated([("bob", alice.updated_at)])
+    cache.put(snapshot("bob"), generation, time.monotonic())  # ... is not kept: it may predate the change
+    assert cache.get("bob") is None
+
+
+class SlowLoad:
+    """A database read that takes as long as the test wants: it returns once `finish` is called."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls, self.error, self._finish = 0, error, threading.Event()
+
+    def __call__(self, name: str) -> UserSnapshot:
+        self.calls += 1
+        assert self._finish.wait(BOUND), "the test never finished the read"
+        if self.error:
+            raise self.error
+        return snapshot(name)
+
+    def finish(self) -> None:
+        self._finish.set()
+
+
+def test_the_requests_that_miss_an_account_together_share_one_read() -> None:
+    """An expired snapshot of a busy account: every request in flight misses it at once, and one read serves them."""
+    cache, load, found = UserSnapshots(capacity=4, lifetime_seconds=60), SlowLoad(), []
+
+    async def request() -> None:
+        found.append(await cache.read("alice", load))
+
+    async def main() -> None:
+        async with anyio.create_task_group() as requests:
+            for _ in range(32):
+                requests.start_soon(request)
+            await anyio.wait_all_tasks_blocked()  # all 32 wait: one on the read, 31 on it
+            load.finish()
+
+    anyio.run(main)
+    assert load.calls == 1 and len(found) == 32 and all(each == found[0] and each is not None for each in found)
+    assert cache.get("alice") == found[0]  # and it is kept
+
+
+def test_a_request_that_missed_after_a_change_does_not_share_a_read_from_before() -> None:
+    cache, before, after = UserSnapshots(capacity=4, lifetime_seconds=60), SlowLoad(), SlowLoad()
+
+    async def main() -> None:
+        async with anyio.create_task_group() as requests:
+            requests.start_soon(cache.read, "alice", before)
+            await anyio.wait_all_tasks_blocked()
+            cache.drop("alice")  # the account changed while the first read was in flight
+            requests.start_soon(cache.read, "alice", after)
+            await anyio.wait_all_tasks_blocked()
+            before.finish()
+            after.finish()
+
+    anyio.run(main)
+    assert before.calls == 1 and after.calls == 1
+
+
+def test_a_failed_read_fails_every_request_that_waited_for_it() -> None:
+    cache, load, failures = UserSnapshots(capacity=4, lifetime_seconds=60), SlowLoad(error=ConnectionError("down")), []
+
+    async def request() -> None:
+        try:
+            await cache.read("alice", load)
+        except ConnectionError as error:
+            failures.append(error)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as requests:
+            for _ in range(8):
+                requests.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            load.finish()
+
+    anyio.run(main)
+    assert load.calls == 1 and len(failures) == 8 and cache.get("alice") is None

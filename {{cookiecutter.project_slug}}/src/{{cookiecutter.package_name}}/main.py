@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from .account.router import router as account_router
 from .admin.router import router as admin_router
 {%- if cookiecutter.database == "postgresql" %}
-from .auth.listener import RevocationListener
+from .auth.listener import listener_for
 {%- endif %}
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 {%- if cookiecutter.database == "postgresql" %}
     # PostgreSQL pushes revocations to every instance at once; the periodic read above stays as the safety net.
     listen_url = settings.revocation_listen_url or settings.database_url
-    listener = RevocationListener(revoked, listen_url, settings.database_connect_timeout) if listen_url != "off" else None
+    listener = listener_for(revoked, listen_url, settings.database_connect_timeout)
     app.state.revocation_listener = listener
 {%- endif %}
     app.state.mailer = Mailer(settings)

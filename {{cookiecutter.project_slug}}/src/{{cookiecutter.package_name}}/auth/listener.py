@@ -14,11 +14,28 @@ import anyio
 import psycopg
 from sqlalchemy.engine import make_url
 
+from ..config import ENV_PREFIX
 from ..database import CHANGES_CHANNEL, safe_url
 from .revocation import RevokedFamilies
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 30
+
+
+def listener_for(revoked: RevokedFamilies, url: str, connect_timeout: int) -> "RevocationListener | None":
+    """The listener for REVOCATION_LISTEN_URL's value (default: the database's), or None, saying why, when
+    that is `off` or not PostgreSQL: only PostgreSQL pushes (a SQLite URL would fail to connect forever)."""
+    if url == "off":
+        logger.info("revocations are not pushed (%sREVOCATION_LISTEN_URL=off): the periodic read carries them", ENV_PREFIX)
+        return None
+    if make_url(url).get_backend_name() != "postgresql":
+        logger.info(
+            "revocations are not pushed: %s is not a PostgreSQL URL (set %sREVOCATION_LISTEN_URL to one); the periodic read carries them",
+            safe_url(url),
+            ENV_PREFIX,
+        )
+        return None
+    return RevocationListener(revoked, url, connect_timeout)
 
 
 class RevocationListener:

@@ -96,7 +96,7 @@ class RevokedFamilies:
         with Session(self._engine) as session:
             rows = session.exec(query).all()
             if self.accounts is not None and self._read_until is not None:
-                self.accounts_changed(*session.exec(select(User.username).where(col(User.updated_at) > since)))
+                self.accounts.drop_outdated(session.exec(select(User.username, User.updated_at).where(col(User.updated_at) > since)))
         read = {family_id: as_utc(revoked_at) + self._remember_for for family_id, revoked_at in rows if revoked_at}
         with self._lock:
             # Swapped whole, so the request path reads without a lock.

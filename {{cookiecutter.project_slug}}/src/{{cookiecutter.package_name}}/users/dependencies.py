@@ -8,12 +8,11 @@ is not among the recently read (users/snapshots.py), so a route that reads the u
 loop most of the time too.
 """
 
+import functools
 import ipaddress
 import re
-import time
 from typing import Annotated, Any
 
-import anyio
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine
@@ -110,13 +109,7 @@ FreshClaims = Annotated[dict[str, Any], Depends(get_fresh_claims)]
 async def _active_user(request: Request, claims: dict[str, Any]) -> UserSnapshot:
     """The account's snapshot: from memory when recent (on the event loop), else read in a worker thread."""
     snapshots: UserSnapshots = request.app.state.user_snapshots
-    name = claims["sub"]
-    snapshot = snapshots.get(name)
-    if snapshot is None:
-        generation, read_at = snapshots.generation(name), time.monotonic()
-        snapshot = await anyio.to_thread.run_sync(_read_account, request.app.state.engine, name)
-        if snapshot is not None:
-            snapshots.put(snapshot, generation, read_at)
+    snapshot = await snapshots.read(claims["sub"], functools.partial(_read_account, request.app.state.engine))
     if snapshot is None or not snapshot.is_active:
         raise RevokedTokenError("User is inactive or no longer exists")
     return snapshot
