@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
@@ -35,7 +35,7 @@ from ..users.snapshots import Account
 logger = logging.getLogger(__name__)
 RESET, VERIFY = "password-reset", "email-verification"  # the one-time tokens' purposes
 # Who a reset link is made for when no account has the address: the same work, mailed to nobody.
-NOBODY = User(id=0, username="nobody", hashed_password="", security_stamp="0" * 32)
+NOBODY = (0, "nobody", "0" * 32)
 
 
 def _owner(session: Session, claims: dict[str, Any]) -> tuple[User, str]:
@@ -88,23 +88,24 @@ def send_reset_link(engine: Engine, settings: Settings, mailer: Mailer, email: s
     mail count, a token and a mail composed; only a known account's mail is then sent. At most one such
     mail per address per MAIL_INTERVAL_SECONDS: asking again is quietly ignored.
     """
+    # Columns, not an ORM object: building one for a known address only would be work of its own.
+    account = select(User.id, User.username, User.security_stamp).where(User.email == email.lower(), col(User.is_active))
+    key = f"mail:reset:{hashlib.sha256(email.lower().encode()).hexdigest()}"  # no unknown address is stored
     try:
-        with Session(engine, expire_on_commit=False) as session:
-            user = users_service.get_by_email(session, email)
-            key = f"mail:reset:{hashlib.sha256(email.lower().encode()).hexdigest()}"  # no unknown address is stored
-            due = throttle.once_per(session, key, settings.mail_interval_seconds) is None
+        with Session(engine) as session:
+            found = session.exec(account).first()
+            due = throttle.claim(session, key, settings.mail_interval_seconds)  # one statement, due or not
             session.commit()
     except UNAVAILABLE_ERRORS as error:
         logger.warning("no reset mail sent (the database is unavailable): %s", type(error).__name__)
         return
-    known = user is not None and user.is_active and user.email is not None
-    account = user if user is not None and known else NOBODY
-    claims = {"sub": str(account.id), "stamp": account.security_stamp}
-    token = settings.purpose_tokens().issue(RESET, claims, timedelta(minutes=settings.password_reset_minutes))
+    user_id, username, stamp = found or NOBODY
+    lifetime = timedelta(minutes=settings.password_reset_minutes)
+    token = settings.purpose_tokens().issue(RESET, {"sub": str(user_id), "stamp": stamp}, lifetime)
     link, minutes = settings.link("/password/reset", token=token), int(settings.password_reset_minutes)
-    message = compose("password_reset", email, app_name=settings.app_name, username=account.username, link=link, minutes=minutes)
-    if known and due:
-        security_event("password_reset_requested", user=account.username, client=client)
+    message = compose("password_reset", email, app_name=settings.app_name, username=username, link=link, minutes=minutes)
+    if found is not None and due:
+        security_event("password_reset_requested", user=username, client=client)
         mailer.send(message)
 
 

@@ -152,6 +152,12 @@ def once_per(session: Session, key: str, seconds: int) -> int | None:
     """Let something happen at most once per `seconds` for this key: None if it may now (and the key
     waits from now on), else the seconds left to wait. Not committed."""
     now = utcnow()
+    return None if claim(session, key, seconds) else _retry_after(session, [key], now)
+
+
+def claim(session: Session, key: str, seconds: int) -> bool:
+    """`once_per` in one statement, whatever the answer: whether it may happen now. Not committed."""
+    now = utcnow()
     until = now + timedelta(seconds=seconds)
     insert = _UPSERTS[session.get_bind().dialect.name](LoginThrottle).values(
         key=key, failures=1, window_started_at=now, blocked_until=until
@@ -161,9 +167,7 @@ def once_per(session: Session, key: str, seconds: int) -> int | None:
         set_={"blocked_until": until, "window_started_at": now},
         where=or_(_THROTTLE.blocked_until.is_(None), _THROTTLE.blocked_until <= now),
     ).returning(_THROTTLE.key)
-    if session.exec(upsert).scalar_one_or_none() is None:
-        return _retry_after(session, [key], now)
-    return None
+    return session.exec(upsert).scalar_one_or_none() is not None
 
 
 def forget_account(session: Session, account: str) -> None:

@@ -185,12 +185,12 @@ def register(
             page.headers.update(refused.headers)
         return page
     if user.email and mailer.available:
-        background.add_task(account_service.send_verification, settings, mailer, user, user.email)
+        background.add_task(account_service.send_verification, settings, mailer, user, user.email, user.security_stamp)
     if settings.require_verified_email:  # no session before the address is verified: the login page says so
         return redirect("/login?reason=registered_verify")
     tokens = auth_service.start_session(session, settings, auth, user, client, agent)
     response = redirect("/?notice=registered", auth, tokens)
-    remember_device(response, settings, users_service.issue_device_token(settings, user.username))
+    remember_device(response, settings, users_service.issue_device_token(settings, user))
     return response
 
 
