@@ -117,7 +117,7 @@ def test_the_second_factor_pages_fit_a_phone(phone: BrowserContext, live_server:
     page.click("#use-recovery summary")
     page.fill("#recovery-code", codes[0])
     page.click("#recovery-form button[type=submit]")
-    expect(page.locator("#dashboard-notice")).to_contain_text("fresh again")
+    expect(page.locator("#dashboard-notice")).to_contain_text("Password confirmed")
     page.click("#logout")
     log_in(page, live_server)
     expect(page.locator("#mfa-form")).to_have_attribute("action", "/login/mfa/form")

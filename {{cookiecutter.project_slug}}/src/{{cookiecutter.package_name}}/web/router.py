@@ -76,7 +76,7 @@ DASHBOARD_NOTICES = {
     "registered": "Welcome! Your account is ready and you are logged in.",
     "password_changed": "Password changed. Your other sessions were logged out.",
     "fresh_token_required": "This needs your password again (and your second factor, if you have one): confirm it below.",
-    "reauthenticated": "Confirmed: your session is fresh again, go ahead.",
+    "reauthenticated": "Password confirmed: your session is fresh again, go ahead.",
     "verification_sent": "A new verification link is on its way to your address.",
     "email_change_sent": "A link to verify the new address is on its way to it; your address changes once it is used.",
     "email_verified": "Your address is verified already.",
