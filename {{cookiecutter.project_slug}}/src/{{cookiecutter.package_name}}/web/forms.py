@@ -23,8 +23,12 @@ from ..account.router import RESET_MAIL_ON_ITS_WAY
 from ..auth import service as auth_service
 from ..auth.dependencies import DeviceCookie, RevokedDep, remember_device
 from ..auth.schemas import Credentials
+from ..config import Settings
 from ..database import EngineDep, SessionDep
 from ..mail import MailerDep
+from ..mfa import service as mfa_service
+from ..mfa.exceptions import InvalidCodeError, MfaRequiredError
+from ..mfa.schemas import SecondFactor
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..users import service as users_service
@@ -97,14 +101,60 @@ def log_in(
         tokens = auth_service.log_in(session, settings, auth, name, password, client, user_agent=agent, device_token=device)
     except ValidationError:
         return render(request, "login.html", settings, 422, error="Please enter your username and password.", username=username)
+    except MfaRequiredError as second_step:  # the password was right: the page of the second step
+        return render(request, "second_step.html", settings, action="/login/mfa/form", **second_step.extra)
     except (AuthPASETOException, UserError) as refused:  # UserError: email_unverified, with REQUIRE_VERIFIED_EMAIL
-        page = render(request, "login.html", settings, refused.status_code, error=refused.message, username=username)
-        if isinstance(refused, AuthPASETOException):
-            page.headers.update(refused.headers)
-        return page
+        return _login_page_again(request, settings, refused, username=username)
+    return _logged_in(settings, auth, tokens)
+
+
+def _login_page_again(request: Request, settings: Settings, refused: AuthPASETOException | UserError, **context: str) -> Response:
+    page = render(request, "login.html", settings, refused.status_code, error=refused.message, **context)
+    if isinstance(refused, AuthPASETOException):
+        page.headers.update(refused.headers)  # Retry-After
+    return page
+
+
+def _logged_in(settings: Settings, auth: AuthPASETO, tokens: auth_service.IssuedTokens) -> Response:
     response = redirect("/", auth, tokens)
     remember_device(response, settings, tokens.device_token or "")
     return response
+
+
+def _second_factor(mfa_token: str, code: str, recovery_code: str) -> SecondFactor:
+    """The step's form as the API's body: the recovery code's form sends only that field, the code's form only the code."""
+    if recovery_code.strip():
+        return SecondFactor(mfa_token=mfa_token, recovery_code=recovery_code)
+    return SecondFactor(mfa_token=mfa_token, code=code)
+
+
+@router.post("/login/mfa/form")
+def log_in_second_step(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    agent: UserAgent,
+    mfa_token: Field = "",
+    code: Field = "",
+    recovery_code: Field = "",
+) -> Response:
+    """The second step's form: cookies and the dashboard, the step again after a wrong code, or the login
+    page once the step's token is spent or no longer valid (its attempts are counted by the service)."""
+    again = {"action": "/login/mfa/form", "mfa_token": mfa_token, "methods": ["totp", "recovery_code"]}
+    try:
+        factor = _second_factor(mfa_token, code, recovery_code)
+        tokens = auth_service.complete_login(
+            session, settings, auth, factor.mfa_token, client, user_agent=agent, code=factor.code, recovery_code=factor.recovery_code
+        )
+    except ValidationError:
+        return render(request, "second_step.html", settings, 422, error="Please enter the code.", **again)
+    except InvalidCodeError as wrong:  # the token has attempts left: try again on the same step
+        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
+    except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts: from the password again
+        return _login_page_again(request, settings, refused)
+    return _logged_in(settings, auth, tokens)
 
 
 @router.post("/register/form")
@@ -209,15 +259,113 @@ def log_out(
 
 @router.post("/fresh-login/form")
 def reauthenticate(
-    session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress, password: Field = "", csrf: Field = ""
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    password: Field = "",
+    csrf: Field = "",
 ) -> Response:
-    """The dashboard's "confirm your password" form: a fresh access token for this session."""
+    """The dashboard's "confirm your password" form: a fresh access token for this session (an account
+    with a second factor gets the page of that step first)."""
     try:
         auth.paseto_required(csrf_token=csrf)
         token = auth_service.reauthenticate(session, settings, auth, auth.get_token_payload() or {}, password, client)
+    except MfaRequiredError as second_step:
+        return render(request, "second_step.html", settings, action="/fresh-login/mfa/form", csrf=csrf, **second_step.extra)
     except (AuthPASETOException, UserError) as refused:
         return to_dashboard(refused.code)
     return redirect("/?notice=reauthenticated", auth, auth_service.IssuedTokens(token))
+
+
+@router.post("/fresh-login/mfa/form")
+def reauthenticate_second_step(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mfa_token: Field = "",
+    code: Field = "",
+    recovery_code: Field = "",
+    csrf: Field = "",
+) -> Response:
+    """The second step of a re-authentication: a fresh access token that proved the second factor."""
+    again = {"action": "/fresh-login/mfa/form", "mfa_token": mfa_token, "csrf": csrf, "methods": ["totp", "recovery_code"]}
+    try:
+        auth.paseto_required(csrf_token=csrf)
+        factor = _second_factor(mfa_token, code, recovery_code)
+        claims = auth.get_token_payload() or {}
+        proof = {"code": factor.code, "recovery_code": factor.recovery_code}
+        token = auth_service.reauthenticate_mfa(session, settings, auth, claims, factor.mfa_token, client, **proof)
+    except ValidationError:
+        return render(request, "second_step.html", settings, 422, error="Please enter the code.", **again)
+    except InvalidCodeError as wrong:
+        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
+    except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts, csrf_failed...
+        return to_dashboard(refused.code)
+    return redirect("/?notice=reauthenticated", auth, auth_service.IssuedTokens(token))
+
+
+# -- second factors: an authenticator app and its recovery codes -----------------------------------------
+
+
+@router.post("/mfa/totp/setup/form")
+def set_up_totp(request: Request, session: SessionDep, settings: SettingsDep, auth: Authorize, csrf: Field = "") -> Response:
+    """The dashboard's "set up an authenticator app": a page with the new key as a QR code and as text."""
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        setup = mfa_service.start_totp(session, settings, user)
+    except (AuthPASETOException, UserError) as refused:  # fresh_token_required, totp_enabled...
+        return to_dashboard(refused.code)
+    return render(request, "totp_setup.html", settings, setup=setup, access_csrf=csrf)
+
+
+@router.post("/mfa/totp/confirm/form")
+def confirm_totp(
+    request: Request, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress, code: Field = "", csrf: Field = ""
+) -> Response:
+    """The set-up page's code: the app is on, and its recovery codes are shown this once.
+
+    A wrong code shows the code field again without the QR code: the pending key stays as it was (only
+    its sealed copy is kept), and the page offers to start again with a new one."""
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        codes = mfa_service.confirm_totp(session, settings, user, code, client)
+    except InvalidCodeError as wrong:
+        return render(request, "totp_setup.html", settings, wrong.status_code, setup=None, error=wrong.message, access_csrf=csrf)
+    except TooManyAttemptsError as refused:
+        page = render(request, "totp_setup.html", settings, 429, setup=None, error=refused.message, access_csrf=csrf)
+        page.headers.update(refused.headers)
+        return page
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    return render(request, "recovery_codes.html", settings, codes=codes, turned_on=True)
+
+
+@router.post("/mfa/recovery-codes/form")
+def replace_recovery_codes(
+    request: Request, session: SessionDep, auth: Authorize, settings: SettingsDep, client: ClientAddress, csrf: Field = ""
+) -> Response:
+    """Ten new recovery codes (a fresh token that proved the second factor), shown this once."""
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        codes = mfa_service.new_recovery_codes(session, user, client)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    return render(request, "recovery_codes.html", settings, codes=codes)
+
+
+@router.post("/mfa/totp/remove/form")
+def remove_totp(session: SessionDep, auth: Authorize, client: ClientAddress, csrf: Field = "") -> Response:
+    """Turn the authenticator app off (a fresh token that proved it); its recovery codes go with it."""
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        mfa_service.remove_totp(session, user, client)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard(refused.code)
+    return to_dashboard("mfa_removed")
 
 
 @router.post("/users/me/password/form")

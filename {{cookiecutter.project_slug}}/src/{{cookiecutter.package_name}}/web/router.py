@@ -21,6 +21,7 @@ from ..auth import service as auth_service
 from ..auth.devices import device_name
 from ..config import Settings
 from ..database import SessionDep
+from ..mfa import service as mfa_service
 from ..paseto import AuthPASETOException, PasetoConfig
 from ..users import service as users_service
 from ..users.dependencies import Authorize, SettingsDep
@@ -74,7 +75,7 @@ LOGIN_REASONS = {
 DASHBOARD_NOTICES = {
     "registered": "Welcome! Your account is ready and you are logged in.",
     "password_changed": "Password changed. Your other sessions were logged out.",
-    "fresh_token_required": "This needs your password again: your session was refreshed since you logged in.",
+    "fresh_token_required": "This needs your password again (and your second factor, if you have one): confirm it below.",
     "reauthenticated": "Password confirmed: your session is fresh again, go ahead.",
     "verification_sent": "A new verification link is on its way to your address.",
     "email_change_sent": "A link to verify the new address is on its way to it; your address changes once it is used.",
@@ -89,6 +90,10 @@ DASHBOARD_NOTICES = {
     "csrf_failed": "The page was out of date; please try again.",
     "session_ended": "That session has ended: its device is logged out.",
     "not_found": "That session had ended already.",
+    "totp_enabled": "An authenticator app is set up already: turn it off first to set up another.",
+    "no_second_factor": "Set up an authenticator app first.",
+    "mfa_removed": "Your authenticator app is off, and its recovery codes no longer work.",
+    "invalid_mfa_token": "That confirmation expired or was no longer valid: please start again.",
 }
 LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
@@ -149,6 +154,8 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
         notice=DASHBOARD_NOTICES.get(notice or ""),
         notice_code=notice if notice in DASHBOARD_NOTICES else None,
         guide_url="/guide" if _guide_available(settings) else None,
+        factors=mfa_service.methods(session, account),
+        recovery_codes_left=mfa_service.recovery_codes_left(session, account),
     )
 
 

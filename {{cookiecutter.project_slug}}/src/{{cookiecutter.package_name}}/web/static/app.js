@@ -137,6 +137,9 @@ function initLogin(form) {
       body: JSON.stringify({ username: form.username.value, password: form.password.value }),
     });
     if (response.ok) { window.location.assign("/"); return; }
+    // A second factor: the server renders its step (the page of the form without script). form.submit()
+    // posts the form as it is, without this handler; the password is checked once more there.
+    if (response.status === 401 && (await errorCode(response)) === "mfa_required") { form.submit(); return; }
     error.textContent = await detail(response);
     form.password.value = "";
     form.password.focus();
@@ -212,6 +215,12 @@ function initDashboard() {
     event.preventDefault();
     const password = document.getElementById("reauth-password");
     const response = await api("/fresh-login", { method: "POST", body: { password: password.value } });
+    // A second factor: let the form post as it is; the server shows the page that asks for the code.
+    if (response.status === 401 && (await errorCode(response)) === "mfa_required") {
+      reauth.csrf.value = cookie(CSRF_ACCESS);  // submit() skips the listener that does this (the call may have refreshed)
+      reauth.submit();
+      return;
+    }
     password.value = "";
     if (!response.ok) { passwordResult.textContent = await detail(response); return; }
     reauth.hidden = true;
