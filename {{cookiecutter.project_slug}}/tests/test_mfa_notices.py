@@ -52,6 +52,12 @@ def test_the_owner_hears_how_many_recovery_codes_are_left(client: TestClient, to
     last = outbox(client)[-1]
     assert "1 of them is left" in last.text and "Make new recovery codes" in last.text
     assert len(outbox(client)) == 1 + 9  # the set-up's, then one per code
+    # A re-authentication with the last one tells as well.
+    headers = bearer(client.post("/refresh", headers=bearer(tokens["refresh_token"])).json()["access_token"])
+    step = client.post("/fresh-login", json={"password": PASSWORD}, headers=headers).json()
+    fresh = client.post("/fresh-login/mfa", json={"mfa_token": step["mfa_token"], "recovery_code": codes[9]}, headers=headers)
+    assert fresh.status_code == 200, fresh.text
+    assert "0 of them are left" in outbox(client)[-1].text and len(outbox(client)) == 11
 
 
 def test_a_wrong_recovery_code_sends_nothing(client: TestClient, tokens: dict[str, str], totp_clock: Clock) -> None:

@@ -195,11 +195,21 @@ def fresh_login(
 
 @router.post("/fresh-login/mfa", response_model=None, responses=refusals(429))
 def fresh_login_second_step(
-    body: SecondFactor, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
+    body: SecondFactor,
+    claims: AccessClaims,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
 ) -> AccessToken | Response:
     """The second step of a re-authentication: a fresh access token that proved the second factor."""
     factor = {"code": body.code, "recovery_code": body.recovery_code}
-    return _fresh_access(auth, service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor))
+    token = service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor)
+    if body.code is None and body.recovery_code is not None:
+        notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
+    return _fresh_access(auth, token)
 
 
 def _fresh_access(auth: AuthPASETO, token: str) -> AccessToken | Response:

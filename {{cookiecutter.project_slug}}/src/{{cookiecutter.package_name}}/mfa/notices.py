@@ -41,7 +41,7 @@ def _send(settings: Settings, mailer: Mailer, user: Account, template: str, **co
 
 
 def after_recovery_login(session: Session, settings: Settings, mailer: Mailer, background: BackgroundTasks, mfa_token: str) -> None:
-    """Once a recovery code has logged in (the second step succeeded): tell the owner how many are left.
+    """Once a recovery code has been spent (a login's or a re-authentication's second step): tell the owner how many are left.
 
     The step's mfa_token names the account; spending a code leaves its stamp as it was, so it still reads.
     """
