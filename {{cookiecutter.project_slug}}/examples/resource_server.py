@@ -10,7 +10,10 @@ It checks each request's `Authorization: Bearer <access token>` one of two ways:
 - **Introspection** (any bake; local bakes have no public key): it asks the app, `POST /introspect`,
   as a listed client (`create-introspection-client`). One request per check, and a logout counts at once.
 
-Either way it checks the audience and issuer it expects, when given.
+Either way it checks the audience and issuer it expects, when given. Its `/payouts` route also wants a
+login that proved a second factor: `mfa` in the token's `amr` (RFC 8176), which a refresh keeps. A
+password-only token gets 403 `insufficient_user_authentication` (RFC 9470's name for it): the client
+logs in again with its second factor.
 
     RESOURCE_AUTH_URL=http://127.0.0.1:8000 uv run uvicorn --factory resource_server:from_environment --app-dir examples --port 8001
 
@@ -32,6 +35,12 @@ from {{ cookiecutter.package_name }}.paseto.exceptions import InvalidClaimsError
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token
 
 REFETCH_SECONDS = 5.0  # a flood of tokens with made-up key ids costs the app at most one request per this long
+
+
+class SecondFactorRequired(AuthPASETOException):
+    status_code = 403
+    code = "insufficient_user_authentication"
+    default_message = "This needs a login that proved a second factor: log in again with it"
 
 
 class PublishedKeys:
@@ -108,9 +117,20 @@ def create_resource_server(
             raise InvalidTokenError("This service takes access tokens")
         return claims
 
+    async def mfa_claims(claims: Annotated[dict[str, Any], Depends(access_claims)]) -> dict[str, Any]:
+        """Claims of a login that proved a second factor. Both ways of checking give `amr`: the token's own claim, or introspection's."""
+        if "mfa" not in (claims.get("amr") or []):
+            raise SecondFactorRequired()
+        return claims
+
     @app.get("/greeting")
     async def greeting(claims: Annotated[dict[str, Any], Depends(access_claims)]) -> dict[str, str]:
         return {"hello": claims["sub"]}
+
+    @app.post("/payouts")
+    async def payout(claims: Annotated[dict[str, Any], Depends(mfa_claims)]) -> dict[str, str]:
+        """Money leaves: only for a login with a second factor."""
+        return {"paid_by": claims["sub"]}
 
     return app
 

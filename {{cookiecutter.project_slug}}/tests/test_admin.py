@@ -9,9 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from {{ cookiecutter.package_name }}.mfa import totp as totp_module
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PASSWORD, bearer, login
+from .conftest import PASSWORD, Clock, bearer, login
+from .test_mfa import code_now, enrol, first_step, second_step
 
 
 @pytest.fixture
@@ -84,6 +86,35 @@ def test_an_administrator_ends_every_session_of_an_account(client: TestClient, a
     assert client.post("/login", json={"username": "alice", "password": PASSWORD}).status_code == 200  # the account stays
 
 
+def test_an_administrator_resets_the_second_factors_of_an_account_and_ends_its_sessions(
+    client: TestClient, admin: dict[str, str], tokens: dict[str, str], clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock.freeze_monotonic_in(totp_module)  # TOTP codes on the test's clock (tests/test_mfa.py)
+    secret, _ = enrol(client, tokens, clock)
+    phone = second_step(client, first_step(client)["mfa_token"], code=code_now(secret, clock))
+    caplog.set_level(logging.INFO, logger="{{ cookiecutter.package_name }}.security")
+    reset = client.post("/admin/users/alice/mfa/reset", headers=bearer(admin["access_token"]))
+    assert reset.status_code == 204, reset.text
+    assert client.post("/refresh", headers=bearer(str(phone["refresh_token"]))).json()["code"] == "token_revoked"
+    alice = login(client)  # the password alone logs in again
+    assert client.get("/mfa", headers=bearer(alice["access_token"])).json() == {"methods": [], "recovery_codes_left": 0}
+    security = [record.fields for record in caplog.records if record.name.endswith(".security")]  # type: ignore[attr-defined]
+    events = [event for event in security if event["event"].startswith("admin_")]
+    assert [(event["event"], event["admin"], event["user"], event["sessions_ended"]) for event in events] == [
+        ("admin_reset_mfa", "root", "alice", 2)  # the login before the set-up and the one with the code
+    ]
+    notice = client.app.state.mailer.outbox[-1]  # type: ignore[attr-defined]
+    assert notice.to == "alice@example.com" and "An administrator" in notice.text and "removed" in notice.subject
+
+
+def test_resetting_the_second_factors_needs_a_fresh_token_and_a_known_account(client: TestClient, admin: dict[str, str]) -> None:
+    refreshed = client.post("/refresh", headers=bearer(admin["refresh_token"])).json()
+    stale = client.post("/admin/users/alice/mfa/reset", headers=bearer(refreshed["access_token"]))
+    assert stale.json()["code"] == "fresh_token_required"
+    unknown = client.post("/admin/users/nobody/mfa/reset", headers=bearer(admin["access_token"]))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
+
+
 def test_changes_need_a_fresh_token(client: TestClient, admin: dict[str, str]) -> None:
     refreshed = client.post("/refresh", headers=bearer(admin["refresh_token"])).json()
     refused = client.post("/admin/users/alice/deactivate", headers=bearer(refreshed["access_token"]))
@@ -114,6 +145,6 @@ def test_the_openapi_page_shows_which_routes_need_an_administrator(make_client: 
     admin_routes = [
         (path, method) for path, methods in document["paths"].items() for method, op in methods.items() if "admin" in op["tags"][0]
     ]
-    assert len(admin_routes) == 4
+    assert len(admin_routes) == 5
     for path, method in admin_routes:
         assert "403" in document["paths"][path][method]["responses"], (path, method)

@@ -1,12 +1,14 @@
 """The command line: schema, users, keys, settings; each failure is one line, never a traceback."""
 
 import json
+import logging
 {%- if cookiecutter.database == "postgresql" %}
 import uuid
 {%- endif %}
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 {%- if cookiecutter.database == "postgresql" %}
 from sqlalchemy.engine import make_url
 {%- endif %}
@@ -15,11 +17,13 @@ from sqlmodel import Session
 from {{ cookiecutter.package_name }}.cli import main
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX, Settings
 from {{ cookiecutter.package_name }}.database import make_engine
+from {{ cookiecutter.package_name }}.mfa import totp as totp_module
 from {{ cookiecutter.package_name }}.paseto import generate_key
 from {{ cookiecutter.package_name }}.paseto.tokens import decode_token, encode_token
 from {{ cookiecutter.package_name }}.users import service as users_service
 
-from .conftest import PURPOSE{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}, make_settings
+from .conftest import PURPOSE, Clock, bearer{% if cookiecutter.database == "postgresql" %}, drop_database{% endif %}, login, make_settings
+from .test_mfa import code_now, enrol, first_step, second_step
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -141,6 +145,35 @@ def test_set_password_and_activation_recover_an_account(env_file: Path, capsys: 
     with Session(make_engine(settings)) as session:
         assert users_service.check_password(session, settings, "carol", password, "cli-test").is_active
     assert main(["set-password", "nobody", "--password", "whatever long"]) == 1
+    assert "no user 'nobody'" in capsys.readouterr().err
+
+
+def test_reset_mfa_removes_every_second_factor_and_ends_every_session(
+    client: TestClient,
+    tokens: dict[str, str],
+    clock: Clock,
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The command on the database a running app uses: its sessions end there, and the password alone logs in."""
+    clock.freeze_monotonic_in(totp_module)  # TOTP codes on the test's clock (tests/test_mfa.py)
+    secret, _ = enrol(client, tokens, clock)
+    phone = second_step(client, first_step(client)["mfa_token"], code=code_now(secret, clock))
+    monkeypatch.chdir(tmp_path)
+    write_env(tmp_path, database_url)  # the app made the tables already
+    caplog.set_level(logging.INFO, logger="{{ cookiecutter.package_name }}.security")
+    assert main(["reset-mfa", "alice"]) == 0
+    assert "2 session(s) ended" in capsys.readouterr().out
+    security = [record.fields for record in caplog.records if record.name.endswith(".security")]  # type: ignore[attr-defined]
+    events = [event for event in security if event["event"] == "admin_reset_mfa"]
+    assert [(event["user"], event["via"]) for event in events] == [("alice", "cli")]
+    for old in (tokens, phone):
+        assert client.post("/refresh", headers=bearer(str(old["refresh_token"]))).json()["code"] == "token_revoked"
+    assert "access_token" in login(client)  # the password alone
+    assert main(["reset-mfa", "nobody"]) == 1
     assert "no user 'nobody'" in capsys.readouterr().err
 
 

@@ -1,11 +1,10 @@
 """examples/resource_server.py and the app, both live: another service accepts the app's tokens holding no
-secret of it, by the published keys (public bakes) or by introspection (every bake)."""
+secret of it, by the published keys (public bakes) or by introspection (every bake); a route of it wants
+a login that proved a second factor (`mfa` in `amr`)."""
 
 import hashlib
 import importlib.util
-{%- if cookiecutter.paseto_purpose == "public" %}
 import time
-{%- endif %}
 from collections.abc import Iterator
 from contextlib import contextmanager
 {%- if cookiecutter.paseto_purpose == "public" %}
@@ -15,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 import httpx2
+import pyotp
+import pytest
 {%- if cookiecutter.paseto_purpose == "public" %}
 from pydantic import SecretStr
 {%- endif %}
@@ -46,6 +47,26 @@ def access_token(app_url: str) -> str:
     return token
 
 
+def totp_access_token(app_url: str) -> str:
+    """alice sets up an authenticator app and logs in with a code of it: an access token whose `amr` has `mfa`."""
+    tokens = httpx2.post(f"{app_url}/login", json={"username": "alice", "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    secret = httpx2.post(f"{app_url}/mfa/totp/setup", headers=headers).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    assert httpx2.post(f"{app_url}/mfa/totp/confirm", json={"code": totp.now()}, headers=headers).status_code == 200
+    first = httpx2.post(f"{app_url}/login", json={"username": "alice", "password": PASSWORD}).json()
+    assert first["code"] == "mfa_required", first
+    # The confirming code's step is spent; the next step's code is accepted already (one step of clock skew).
+    second = httpx2.post(f"{app_url}/login/mfa", json={"mfa_token": first["mfa_token"], "code": totp.at(time.time() + 30)})
+    assert second.status_code == 200, second.text
+    token: str = second.json()["access_token"]
+    return token
+
+
+def payout(service_url: str, token: str) -> httpx2.Response:
+    return httpx2.post(f"{service_url}/payouts", headers={"Authorization": f"Bearer {token}"})
+
+
 def greeting(service_url: str, token: str) -> httpx2.Response:
     return httpx2.get(f"{service_url}/greeting", headers={"Authorization": f"Bearer {token}"})
 
@@ -69,6 +90,16 @@ def test_by_introspection_a_logout_is_refused_at_once(settings: Settings) -> Non
         assert httpx2.post(f"{app.url}/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204
         refused = greeting(service, token)
         assert (refused.status_code, refused.json()["code"]) == (401, "invalid_token")
+
+
+@pytest.mark.parametrize("way", ["introspection"{% if cookiecutter.paseto_purpose == "public" %}, "published keys"{% endif %}])
+def test_a_payout_wants_a_login_with_a_second_factor_both_ways(settings: Settings, way: str) -> None:
+    with serve(with_client(settings)) as app, resource_server(app.url, **({"client": CLIENT} if way == "introspection" else {})) as service:
+        password_only = access_token(app.url)
+        assert greeting(service, password_only).status_code == 200  # what any login may do
+        refused = payout(service, password_only)
+        assert (refused.status_code, refused.json()["code"]) == (403, "insufficient_user_authentication")
+        assert payout(service, totp_access_token(app.url)).json() == {"paid_by": "alice"}
 
 
 def test_by_introspection_a_wrong_audience_is_refused(settings: Settings) -> None:

@@ -26,7 +26,10 @@ from .auth import service as auth_service
 from .config import ENV_PREFIX, DatabaseSettings, IntrospectionClient, Settings
 from .database import UNAVAILABLE_ERRORS, describe_failure, make_engine, safe_url
 from .housekeeping import purge
+from .logs import security_event
 from .mail import DELIVERY_ERRORS, Mailer, compose
+from .mfa import notices
+from .mfa import service as mfa_service
 from .paseto import generate_key, public_paserk
 from .users import service as users_service
 from .users.exceptions import UserError
@@ -168,6 +171,22 @@ def set_active(args: argparse.Namespace) -> int:
     return 0
 
 
+def reset_mfa(args: argparse.Namespace) -> int:
+    """An operator's help for someone who lost every second factor: they go, and every session of the user ends."""
+    settings = Settings()
+    with _session(settings) as session:
+        user = _user(session, args.username)
+        mfa_service.reset_factors(session, user)
+        assert user.id is not None
+        ended = auth_service.revoke_user_sessions(session, None, user.id, reason="mfa_reset")
+    security_event("admin_reset_mfa", via="cli", user=user.username, sessions_ended=ended)
+    mailer = Mailer(settings)
+    if mailer.available:  # the owner hears of it, as after an administrator's reset (a failed send is logged)
+        notices.send_factor_removed(settings, mailer, user, "reset")
+    print(f"every second factor of {user.username!r} removed: the password alone logs in; {ended} session(s) ended")
+    return 0
+
+
 # -- keys ----------------------------------------------------------------------------------------------
 
 
@@ -297,6 +316,8 @@ def parser() -> argparse.ArgumentParser:
         toggle = add(name, set_active, help_text)
         toggle.add_argument("username")
         toggle.set_defaults(active=active)
+    mfa_reset = add("reset-mfa", reset_mfa, "Remove every second factor of a user (who lost them) and end all their sessions.")
+    mfa_reset.add_argument("username")
     admin = add("set-admin", set_admin, "Make a user an administrator (or, with --remove, no longer one).")
     admin.add_argument("username")
     admin.add_argument("--remove", action="store_true", help="take the role away")

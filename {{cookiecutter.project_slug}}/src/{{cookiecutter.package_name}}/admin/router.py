@@ -3,12 +3,14 @@ otherwise, checked against the database on each request); every change needs a f
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Response, status
 
 from ..auth.dependencies import RevokedDep
 from ..database import MAX_INTEGER, SessionDep
 from ..errors import refusals
-from ..users.dependencies import AdminUser, ClientAddress, FreshAdminUser
+from ..mail import MailerDep
+from ..mfa import notices
+from ..users.dependencies import AdminUser, ClientAddress, FreshAdminUser, SettingsDep
 from ..users.schemas import Text
 from . import service
 from .schemas import AccountPage, AccountView
@@ -51,3 +53,19 @@ def activate(username: AccountName, admin: FreshAdminUser, session: SessionDep, 
 def end_sessions(username: AccountName, admin: FreshAdminUser, session: SessionDep, revoked: RevokedDep, client: ClientAddress) -> None:
     """End every session of an account (every device is logged out); the account stays as it is."""
     service.end_sessions(session, revoked, admin, username, client)
+
+
+@router.post("/users/{username}/mfa/reset", responses=NO_SUCH_ACCOUNT, **NO_CONTENT)
+def reset_mfa(
+    username: AccountName,
+    admin: FreshAdminUser,
+    session: SessionDep,
+    revoked: RevokedDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    client: ClientAddress,
+) -> None:
+    """Remove every second factor of an account (its owner lost them all) and end every session of it; its owner is told by mail."""
+    user = service.reset_mfa(session, revoked, admin, username, client)
+    background.add_task(notices.send_factor_removed, settings, mailer, user, "reset")

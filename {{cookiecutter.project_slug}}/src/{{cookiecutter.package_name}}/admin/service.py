@@ -6,6 +6,7 @@ from sqlmodel import Session, col, select
 from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
 from ..logs import security_event
+from ..mfa import service as mfa_service
 from ..users import service as users_service
 from ..users.exceptions import UserError
 from ..users.models import User
@@ -47,3 +48,13 @@ def end_sessions(session: Session, revoked: RevokedFamilies, admin: Account, use
     ended = auth_service.revoke_user_sessions(session, revoked, user_id, reason="ended_by_admin")
     security_event("admin_ended_sessions", admin=admin.username, user=user.username, client=client, sessions_ended=ended)
     return ended
+
+
+def reset_mfa(session: Session, revoked: RevokedFamilies, admin: Account, username: str, client: str) -> User:
+    """Remove every second factor of an account (its owner lost them all): the password alone logs in again.
+    Every session of it ends too: whoever holds one may be who took the factors."""
+    user, user_id = account(session, username)
+    mfa_service.reset_factors(session, user)
+    ended = auth_service.revoke_user_sessions(session, revoked, user_id, reason="mfa_reset")
+    security_event("admin_reset_mfa", admin=admin.username, user=user.username, client=client, sessions_ended=ended)
+    return user

@@ -9,10 +9,12 @@ the database are plain `def`, which FastAPI runs in a worker thread, off the eve
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Response, status
+from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 
 from ..database import SessionDep, as_utc
 from ..errors import refusals
+from ..mail import MailerDep
+from ..mfa import notices
 from ..mfa.schemas import SecondFactor
 from ..paseto import AuthPASETO
 from ..users.dependencies import (
@@ -98,11 +100,20 @@ def login_browser(
 
 @router.post("/login/mfa", responses=LOGIN_REFUSALS)
 def login_second_step(
-    body: SecondFactor, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress, agent: UserAgent
+    body: SecondFactor,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    agent: UserAgent,
+    mailer: MailerDep,
+    background: BackgroundTasks,
 ) -> LoginTokens:
     """The second step of a login that answered 401 `mfa_required`: its `mfa_token` and a `code` or a `recovery_code`."""
     factor = {"code": body.code, "recovery_code": body.recovery_code}
     tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
+    if body.code is None and body.recovery_code is not None:  # prove() tries a code first
+        notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
     return login_tokens(auth, tokens)
 
 
@@ -114,11 +125,15 @@ def login_second_step_browser(
     auth: TokenIssuer,
     client: ClientAddress,
     agent: UserAgent,
+    mailer: MailerDep,
+    background: BackgroundTasks,
     response: Response,
 ) -> None:
     """The same second step for a browser: the tokens go into HttpOnly cookies."""
     factor = {"code": body.code, "recovery_code": body.recovery_code}
     tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
+    if body.code is None and body.recovery_code is not None:  # prove() tries a code first
+        notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
     auth.set_access_cookies(tokens.access_token)
     auth.set_refresh_cookies(tokens.refresh_token or "")
     remember_device(response, settings, tokens.device_token or "")
@@ -180,11 +195,21 @@ def fresh_login(
 
 @router.post("/fresh-login/mfa", response_model=None, responses=refusals(429))
 def fresh_login_second_step(
-    body: SecondFactor, claims: AccessClaims, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress
+    body: SecondFactor,
+    claims: AccessClaims,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
 ) -> AccessToken | Response:
     """The second step of a re-authentication: a fresh access token that proved the second factor."""
     factor = {"code": body.code, "recovery_code": body.recovery_code}
-    return _fresh_access(auth, service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor))
+    token = service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor)
+    if body.code is None and body.recovery_code is not None:
+        notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
+    return _fresh_access(auth, token)
 
 
 def _fresh_access(auth: AuthPASETO, token: str) -> AccessToken | Response:

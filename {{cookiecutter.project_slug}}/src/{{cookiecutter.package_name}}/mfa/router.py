@@ -3,12 +3,13 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 
 from ..database import SessionDep
 from ..errors import refusals
+from ..mail import MailerDep
 from ..users.dependencies import ClientAddress, CurrentUser, FreshUser, SettingsDep
-from . import service
+from . import notices, service
 from .schemas import CodeCheck, FactorsView, RecoveryCodes, TotpSetupView
 
 router = APIRouter(prefix="/mfa", tags=["second factors"])
@@ -30,15 +31,28 @@ def set_up_totp(user: FreshUser, session: SessionDep, settings: SettingsDep) -> 
 
 
 @router.post("/totp/confirm", responses=refusals(429))
-def confirm_totp(body: CodeCheck, user: FreshUser, session: SessionDep, settings: SettingsDep, client: ClientAddress) -> RecoveryCodes:
+def confirm_totp(
+    body: CodeCheck,
+    user: FreshUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    client: ClientAddress,
+) -> RecoveryCodes:
     """Turn the authenticator app on with a code it shows; returns ten recovery codes, shown this once."""
-    return RecoveryCodes(recovery_codes=service.confirm_totp(session, settings, user, body.code, client))
+    codes = service.confirm_totp(session, settings, user, body.code, client)
+    background.add_task(notices.send_factor_added, settings, mailer, user)
+    return RecoveryCodes(recovery_codes=codes)
 
 
 @router.delete("/totp", **NO_CONTENT)
-def remove_totp(user: FreshUser, session: SessionDep, client: ClientAddress) -> None:
+def remove_totp(
+    user: FreshUser, session: SessionDep, settings: SettingsDep, mailer: MailerDep, background: BackgroundTasks, client: ClientAddress
+) -> None:
     """Turn the authenticator app off (a fresh token that proved it); its recovery codes stop working."""
     service.remove_totp(session, user, client)
+    background.add_task(notices.send_factor_removed, settings, mailer, user, "turned_off")
 
 
 @router.post("/recovery-codes", responses=refusals(409))
