@@ -109,6 +109,7 @@ def test_a_recovery_code_logs_in_once(client: TestClient, enrolled: Enrolled) ->
     _, codes = enrolled
     done = client.post("/login/mfa/form", data={"mfa_token": hidden(second_step_page(client), "mfa_token"), "recovery_code": codes[0]})
     assert done.status_code == 200 and 'id="recovery-left">9<' in done.text  # followed to the dashboard
+    assert client.app.state.mailer.outbox[-1].subject.startswith("A recovery code")  # type: ignore[attr-defined]
     client.cookies.clear()
     again = client.post("/login/mfa/form", data={"mfa_token": hidden(second_step_page(client), "mfa_token"), "recovery_code": codes[0]})
     assert again.status_code == 401 and "used already" in again.text and "access_token" not in client.cookies
@@ -178,6 +179,9 @@ def test_changing_the_factor_needs_a_re_authentication_with_it(client: TestClien
     off = client.post("/mfa/totp/remove/form", data={"csrf": access_csrf(client)}, follow_redirects=False)
     assert off.headers["location"] == "/?notice=mfa_removed"
     assert "<strong>off</strong>" in client.get("/").text
+    told = [mail.subject for mail in client.app.state.mailer.outbox]  # type: ignore[attr-defined]
+    assert any("added" in subject for subject in told), told  # the owner hears of it turned on, then off
+    assert any("removed" in subject for subject in told), told
     client.cookies.clear()
     assert client.post("/login/form", data=FORM, follow_redirects=False).status_code == 303  # a password alone again
 

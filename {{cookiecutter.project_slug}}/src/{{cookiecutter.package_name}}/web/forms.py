@@ -26,6 +26,7 @@ from ..auth.schemas import Credentials
 from ..config import Settings
 from ..database import EngineDep, SessionDep
 from ..mail import MailerDep
+from ..mfa import notices
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import InvalidCodeError, MfaRequiredError
 from ..mfa.schemas import SecondFactor
@@ -136,6 +137,8 @@ def log_in_second_step(
     auth: TokenIssuer,
     client: ClientAddress,
     agent: UserAgent,
+    mailer: MailerDep,
+    background: BackgroundTasks,
     mfa_token: Field = "",
     code: Field = "",
     recovery_code: Field = "",
@@ -154,6 +157,8 @@ def log_in_second_step(
         return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts: from the password again
         return _login_page_again(request, settings, refused)
+    if factor.recovery_code is not None:
+        notices.after_recovery_login(session, settings, mailer, background, factor.mfa_token)
     return _logged_in(settings, auth, tokens)
 
 
@@ -286,6 +291,8 @@ def reauthenticate_second_step(
     settings: SettingsDep,
     auth: Authorize,
     client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
     mfa_token: Field = "",
     code: Field = "",
     recovery_code: Field = "",
@@ -305,6 +312,10 @@ def reauthenticate_second_step(
         return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts, csrf_failed...
         return to_dashboard(refused.code)
+    if factor.recovery_code is not None:
+        notices.after_recovery_login(session, settings, mailer, background, factor.mfa_token)
+    if factor.recovery_code is not None:
+        notices.after_recovery_login(session, settings, mailer, background, factor.mfa_token)
     return redirect("/?notice=reauthenticated", auth, auth_service.IssuedTokens(token))
 
 
@@ -324,7 +335,15 @@ def set_up_totp(request: Request, session: SessionDep, settings: SettingsDep, au
 
 @router.post("/mfa/totp/confirm/form")
 def confirm_totp(
-    request: Request, session: SessionDep, settings: SettingsDep, auth: Authorize, client: ClientAddress, code: Field = "", csrf: Field = ""
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    code: Field = "",
+    csrf: Field = "",
 ) -> Response:
     """The set-up page's code: the app is on, and its recovery codes are shown this once.
 
@@ -341,6 +360,7 @@ def confirm_totp(
         return page
     except (AuthPASETOException, UserError) as refused:
         return to_dashboard(refused.code)
+    background.add_task(notices.send_factor_added, settings, mailer, user)
     return render(request, "recovery_codes.html", settings, codes=codes, turned_on=True)
 
 
@@ -358,13 +378,22 @@ def replace_recovery_codes(
 
 
 @router.post("/mfa/totp/remove/form")
-def remove_totp(session: SessionDep, auth: Authorize, client: ClientAddress, csrf: Field = "") -> Response:
+def remove_totp(
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    csrf: Field = "",
+) -> Response:
     """Turn the authenticator app off (a fresh token that proved it); its recovery codes go with it."""
     try:
         user = _signed_in(session, auth, csrf, fresh=True)
         mfa_service.remove_totp(session, user, client)
     except (AuthPASETOException, UserError) as refused:
         return to_dashboard(refused.code)
+    background.add_task(notices.send_factor_removed, settings, mailer, user, "turned_off")
     return to_dashboard("mfa_removed")
 
 
