@@ -7,7 +7,7 @@ feed's bound (its next read of changes, REVOCATION_SYNC_SECONDS: 0.2 s here; on 
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import fields
 from datetime import timedelta
 
@@ -166,6 +166,24 @@ class SlowLoad:
         self._finish.set()
 
 
+def run_in_own_thread(main: Callable[[], Awaitable[None]]) -> None:
+    """anyio.run in a thread of its own: the browser tests' Playwright keeps an event loop in the main thread."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as error:  # handed to the test's thread
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the reads did not finish within 120 s"
+    if failures:
+        raise failures[0]
+
+
 def test_the_requests_that_miss_an_account_together_share_one_read() -> None:
     """An expired snapshot of a busy account: every request in flight misses it at once, and one read serves them."""
     cache, load, found = UserSnapshots(capacity=4, lifetime_seconds=60), SlowLoad(), []
@@ -180,7 +198,7 @@ def test_the_requests_that_miss_an_account_together_share_one_read() -> None:
             await anyio.wait_all_tasks_blocked()  # all 32 wait: one on the read, 31 on it
             load.finish()
 
-    anyio.run(main)
+    run_in_own_thread(main)
     assert load.calls == 1 and len(found) == 32 and all(each == found[0] and each is not None for each in found)
     assert cache.get("alice") == found[0]  # and it is kept
 
@@ -198,7 +216,7 @@ def test_a_request_that_missed_after_a_change_does_not_share_a_read_from_before(
             before.finish()
             after.finish()
 
-    anyio.run(main)
+    run_in_own_thread(main)
     assert before.calls == 1 and after.calls == 1
 
 
@@ -218,5 +236,5 @@ def test_a_failed_read_fails_every_request_that_waited_for_it() -> None:
             await anyio.wait_all_tasks_blocked()
             load.finish()
 
-    anyio.run(main)
+    run_in_own_thread(main)
     assert load.calls == 1 and len(failures) == 8 and cache.get("alice") is None
