@@ -147,7 +147,8 @@ def test_account_events_are_stored(client: TestClient) -> None:
     assert client.post("/email/verify", json={"token": link.query.removeprefix("token=")}).status_code == 204
     assert client.post("/password/forgot", json={"email": "bob@example.com"}).status_code == 202
     reset = urlsplit(next(word for word in outbox(client)[-1].text.split() if "token=" in word))
-    assert client.post("/password/reset", json={"token": reset.query.removeprefix("token="), "new_password": "bob's new passphrase"}).status_code == 204
+    new_password = {"token": reset.query.removeprefix("token="), "new_password": "bob's new passphrase"}
+    assert client.post("/password/reset", json=new_password).status_code == 204
     assert kinds(client, "bob") == ["user_registered", "email_verified", "password_reset"]
     registered, verified, was_reset = stored(client, "bob")
     assert (registered.actor, registered.client_address) == ("self", "testclient")
@@ -170,7 +171,9 @@ def test_administrators_actions_name_them(client: TestClient, user: dict[str, st
     assert events[0].detail == "sessions_ended=1"
 
 
-def test_an_event_of_a_change_that_rolls_back_is_neither_stored_nor_logged(client: TestClient, user: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+def test_an_event_of_a_change_that_rolls_back_is_neither_stored_nor_logged(
+    client: TestClient, user: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger=SECURITY_LOGGER)
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         activity.record(session, EventType.PASSWORD_CHANGED, "alice", "192.0.2.1")
@@ -181,7 +184,9 @@ def test_an_event_of_a_change_that_rolls_back_is_neither_stored_nor_logged(clien
     assert [record.fields["event"] for record in caplog.records if record.name == SECURITY_LOGGER] == ["logout"]  # type: ignore[attr-defined]
 
 
-def test_an_address_taken_meanwhile_stores_no_verification(client: TestClient, user: dict[str, str], caplog: pytest.LogCaptureFixture) -> None:
+def test_an_address_taken_meanwhile_stores_no_verification(
+    client: TestClient, user: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
     fresh = login(client)
     assert client.post("/users/me/email", json={"email": "new@example.com"}, headers=bearer(fresh["access_token"])).status_code == 202
     link = urlsplit(next(word for word in outbox(client)[0].text.split() if "token=" in word))

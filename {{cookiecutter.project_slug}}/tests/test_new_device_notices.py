@@ -94,7 +94,9 @@ def test_the_login_of_a_registration_sends_no_notice(make_client: Callable[..., 
     assert len(inbox.to("bob@example.com")) == 2  # the link to verify, and that login's notice only
 
 
-def test_with_the_setting_off_no_notice_is_sent(make_client: Callable[..., TestClient], user: dict[str, str], smtp: tuple[int, Inbox]) -> None:
+def test_with_the_setting_off_no_notice_is_sent(
+    make_client: Callable[..., TestClient], user: dict[str, str], smtp: tuple[int, Inbox]
+) -> None:
     port, inbox = smtp
     client = notified(make_client, port, new_device_notices=False)
     log_in(client, FIREFOX_ON_ANDROID)

@@ -19,9 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from ..auth import service as auth_service
 from ..activity import service as activity
 from ..activity.events import EventType
+from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
 from ..config import Settings
 from ..database import UNAVAILABLE_ERRORS, utcnow

@@ -147,12 +147,16 @@ def _drop_lines(session: Session) -> None:
     session.info.get(_PENDING_LINES, []).clear()
 
 
-
 # -- reading ---------------------------------------------------------------------------------------------
 
 
 def page(
-    session: Session, offset: int, limit: int, *, user_id: int | None = None, type: EventType | None = None  # noqa: A002
+    session: Session,
+    offset: int,
+    limit: int,
+    *,
+    user_id: int | None = None,
+    type: EventType | None = None,  # noqa: A002
 ) -> tuple[list[tuple[SecurityEvent, str]], int]:
     """Events newest first (by their last time), with their account's name; and how many match in all."""
     conditions: list[ColumnElement[bool]] = [true()]

@@ -141,9 +141,7 @@ def start_session(
         user_agent=user_agent,
     )
     session.add(family)
-    activity.record(
-        session, EventType.LOGIN, user.username, client, user_agent=user_agent, family=family_id, new_device=new_device or None
-    )
+    activity.record(session, EventType.LOGIN, user.username, client, user_agent=user_agent, family=family_id, new_device=new_device or None)
     session.commit()
     _end_sessions_past_the_limit(session, user, settings.max_sessions_per_account)
     expires_in = (expires_at - now).total_seconds()
