@@ -33,7 +33,8 @@ def new_device_notice(settings: Settings, username: str, email: str | None, clie
     """The notice of this login, or None when none is sent (notices off, or no address to send it to)."""
     if not settings.new_device_notices or not email:
         return None
-    return NewDevice(username, email, device_name(user_agent), approximate_address(client), at)
+    network = approximate_address(client)
+    return NewDevice(username, email, device_name(user_agent), f"{network} (approximate)" if network else "unknown", at)
 
 
 def send_new_device(settings: Settings, mailer: Mailer, notice: NewDevice) -> None:

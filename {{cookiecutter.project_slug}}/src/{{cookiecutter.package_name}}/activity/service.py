@@ -192,13 +192,13 @@ def purge_expired(session: Session, days: float) -> int:
 # -- what a notice may say of an address ----------------------------------------------------------------
 
 
-def approximate_address(address: str | None) -> str:
+def approximate_address(address: str | None) -> str | None:
     """An address as a notice names it: its network (an IPv4 /24, an IPv6 /64), enough to recognise one's
-    own provider, not to point at one machine."""
+    own provider, not to point at one machine; None for what is no IP address."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
-        return "an unknown address"
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 64
