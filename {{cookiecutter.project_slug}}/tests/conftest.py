@@ -108,6 +108,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "purpose_key": generate_key("local"),
         "public_url": "http://testserver",
         "mail_backend": "memory",  # kept in app.state.mailer.outbox; tests/test_mail.py sends through a real SMTP server
+        # Nearly every test logs in from a client new to the account, and counts its mails exactly:
+        # tests/test_activity.py turns the new-device notice (on by default) back on.
+        "new_device_notices": False,
         "cookie_secure": False,  # TestClient talks plain http to "testserver"
         "trusted_hosts": ["testserver", "127.0.0.1", "localhost"],
         "registration_open": True,

@@ -192,7 +192,7 @@ def test_administrators_are_made_and_unmade_from_the_command_line(env_file: Path
 
 def test_purge_reports_what_it_deleted(env_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["purge"]) == 0
-    assert "purged 0 expired session(s) and 0 old guessing count(s)" in capsys.readouterr().out
+    assert "purged 0 expired session(s), 0 old guessing count(s) and 0 old security event(s)" in capsys.readouterr().out
 
 
 def test_generate_key_prints_a_usable_env_line(capsys: pytest.CaptureFixture[str]) -> None:

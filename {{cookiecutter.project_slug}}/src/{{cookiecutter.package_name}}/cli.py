@@ -22,11 +22,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from .activity import service as activity
+from .activity.events import EventType
 from .auth import service as auth_service
 from .config import ENV_PREFIX, DatabaseSettings, IntrospectionClient, Settings
 from .database import UNAVAILABLE_ERRORS, describe_failure, make_engine, safe_url
 from .housekeeping import purge
-from .logs import security_event
 from .mail import DELIVERY_ERRORS, Mailer, compose
 from .mfa import notices
 from .mfa import service as mfa_service
@@ -140,7 +141,8 @@ def set_password(args: argparse.Namespace) -> int:
         password = _password(args)
         users_service.set_password(session, settings, user, password)
         assert user.id is not None
-        ended = auth_service.revoke_user_sessions(session, None, user.id, reason="password_reset")
+        event = activity.Event(EventType.PASSWORD_RESET, user.username, None, actor=activity.SYSTEM, fields={"via": "cli"})
+        ended = auth_service.revoke_user_sessions(session, None, user.id, reason="password_reset", event=event)
     shown = f" to: {password}" if args.random_password else ""
     print(f"password of {user.username!r} set{shown}; {ended} session(s) ended")
     return 0
@@ -160,13 +162,17 @@ def set_active(args: argparse.Namespace) -> int:
     settings = Settings()
     with _session(settings) as session:
         user = _user(session, args.username)
-        users_service.set_active(session, user, args.active)
+        by_operator: dict[str, Any] = {"actor": activity.SYSTEM, "fields": {"via": "cli"}}
         if args.active:
+            activity.write(session, activity.Event(EventType.ADMIN_ACTIVATED_ACCOUNT, user.username, None, **by_operator))
+            users_service.set_active(session, user, args.active)
             print(f"activated {user.username!r}")
             return 0
+        users_service.set_active(session, user, args.active)
         assert user.id is not None
         # This process serves no requests: running instances learn of the revocation at their next read.
-        auth_service.revoke_user_sessions(session, None, user.id, reason="deactivated")
+        event = activity.Event(EventType.ADMIN_DEACTIVATED_ACCOUNT, user.username, None, **by_operator)
+        auth_service.revoke_user_sessions(session, None, user.id, reason="deactivated", event=event)
     print(f"deactivated {user.username!r}; every session of theirs is refused within a second")
     return 0
 
@@ -178,8 +184,8 @@ def reset_mfa(args: argparse.Namespace) -> int:
         user = _user(session, args.username)
         mfa_service.reset_factors(session, user)
         assert user.id is not None
-        ended = auth_service.revoke_user_sessions(session, None, user.id, reason="mfa_reset")
-    security_event("admin_reset_mfa", via="cli", user=user.username, sessions_ended=ended)
+        event = activity.Event(EventType.ADMIN_RESET_MFA, user.username, None, actor=activity.SYSTEM, fields={"via": "cli"})
+        ended = auth_service.revoke_user_sessions(session, None, user.id, reason="mfa_reset", event=event)
     mailer = Mailer(settings)
     if mailer.available:  # the owner hears of it, as after an administrator's reset (a failed send is logged)
         notices.send_factor_removed(settings, mailer, user, "reset")
@@ -267,7 +273,7 @@ def send_test_mail(args: argparse.Namespace) -> int:
 
 
 def purge_command(args: argparse.Namespace) -> int:
-    """What the app does at start-up and every hour: delete expired sessions and old guessing counts."""
+    """What the app does at start-up and every hour: delete expired sessions, old guessing counts and old security events."""
     settings = Settings()
     engine = make_engine(settings)
     try:
@@ -276,7 +282,10 @@ def purge_command(args: argparse.Namespace) -> int:
         raise CommandError(describe_failure(settings.database_url, error)) from None
     finally:
         engine.dispose()
-    print(f"purged {purged.sessions} expired session(s) and {purged.guessing_counts} old guessing count(s)")
+    print(
+        f"purged {purged.sessions} expired session(s), {purged.guessing_counts} old guessing count(s)"
+        f" and {purged.security_events} old security event(s)"
+    )
     return 0
 
 

@@ -169,6 +169,12 @@ class Settings(DatabaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_timeout_seconds: float = Field(default=10, gt=0)
 
+    # Security activity (activity/): events are kept this many days after their last time, then purged by the
+    # housekeeping. A password login from a client without a device token of the account mails its owner
+    # (browser and system, approximate address, time, a link to end the session); false: no such mail.
+    security_event_days: float = Field(default=90, gt=0)
+    new_device_notices: bool = True
+
     @model_validator(mode="before")
     @classmethod
     def _development_defaults(cls, values: Any) -> Any:

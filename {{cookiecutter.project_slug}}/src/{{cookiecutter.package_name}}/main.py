@@ -19,6 +19,8 @@ from sqlmodel import Session, select
 from starlette.exceptions import HTTPException
 
 from .account.router import router as account_router
+from .activity.router import admin_router as activity_admin_router
+from .activity.router import router as activity_router
 from .admin.router import router as admin_router
 {%- if cookiecutter.database == "postgresql" %}
 from .auth.listener import listener_for
@@ -211,6 +213,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notes_router)
     app.include_router(admin_router)
     app.include_router(resource_servers_router)
+    app.include_router(activity_router)
+    app.include_router(activity_admin_router)
     app.include_router(web_router)
     app.include_router(web_forms)
     app.mount("/static", static_files, name="static")

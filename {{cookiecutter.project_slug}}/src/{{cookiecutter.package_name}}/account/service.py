@@ -19,6 +19,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from ..activity import service as activity
+from ..activity.events import EventType
 from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
 from ..config import Settings
@@ -64,9 +66,7 @@ def register(session: Session, settings: Settings, username: str, password: str,
         raise UserError(403, "registration_closed", "Registration is closed")
     throttle.reserve(session, throttle.registration_limits(settings, client), settings.login_failure_window_seconds)
     session.commit()
-    user = users_service.create_user(session, settings, username, password, email, client=client)
-    security_event("user_registered", user=user.username, client=client)
-    return user
+    return users_service.create_user(session, settings, username, password, email, client=client)  # the event too
 
 
 # -- a forgotten password -----------------------------------------------------------------------------
@@ -117,8 +117,8 @@ def reset_password(session: Session, settings: Settings, revoked: RevokedFamilie
     throttle.forget_account(session, user.username)
     session.commit()
     assert user.id is not None
-    ended = auth_service.revoke_user_sessions(session, revoked, user.id, reason="password_reset")
-    security_event("password_reset", user=user.username, client=client, sessions_ended=ended)
+    event = activity.Event(EventType.PASSWORD_RESET, user.username, client)
+    auth_service.revoke_user_sessions(session, revoked, user.id, reason="password_reset", event=event)
     return user
 
 
@@ -150,6 +150,8 @@ def verify_email(session: Session, settings: Settings, revoked: RevokedFamilies,
         raise InvalidLinkError()
     user, stamp = _owner(session, claims)
     before = user.email
+    # Stored in the change's transaction: a link used twice, or an address taken meanwhile, stores nothing.
+    activity.record(session, EventType.EMAIL_VERIFIED, user.username, client, changed=before != address)
     try:
         verified = users_service.change_account(session, user, unless_stamp_moved=stamp, email=address, email_verified_at=utcnow())
     except IntegrityError:
@@ -157,7 +159,6 @@ def verify_email(session: Session, settings: Settings, revoked: RevokedFamilies,
         raise UserError(409, "email_taken", "That e-mail address is taken") from None
     if not verified:
         raise UsedLinkError()  # another use of the same link (or another change) came first
-    security_event("email_verified", user=user.username, client=client, changed=before != address)
     return user
 
 

@@ -3,9 +3,10 @@
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from ..activity import service as activity
+from ..activity.events import EventType
 from ..auth import service as auth_service
 from ..auth.revocation import RevokedFamilies
-from ..logs import security_event
 from ..mfa import service as mfa_service
 from ..users import service as users_service
 from ..users.exceptions import UserError
@@ -36,18 +37,21 @@ def set_active(session: Session, revoked: RevokedFamilies, admin: Account, usern
     user, user_id = account(session, username)
     if user_id == admin.id and not active:
         raise UserError(409, "own_account", "Administrators cannot deactivate their own account")
+    if active:  # stored with the change (change_account commits)
+        activity.record(session, EventType.ADMIN_ACTIVATED_ACCOUNT, user.username, client, actor=activity.admin(admin.username))
+        users_service.set_active(session, user, active)
+        return user
     users_service.set_active(session, user, active)
-    ended = 0 if active else auth_service.revoke_user_sessions(session, revoked, user_id, reason="deactivated")
-    event = "admin_activated_account" if active else "admin_deactivated_account"
-    security_event(event, admin=admin.username, user=user.username, client=client, sessions_ended=ended)
+    # Stored with the end of the account's sessions, the deactivation's last step: it says how many ended.
+    event = activity.Event(EventType.ADMIN_DEACTIVATED_ACCOUNT, user.username, client, actor=activity.admin(admin.username))
+    auth_service.revoke_user_sessions(session, revoked, user_id, reason="deactivated", event=event)
     return user
 
 
 def end_sessions(session: Session, revoked: RevokedFamilies, admin: Account, username: str, client: str) -> int:
     user, user_id = account(session, username)
-    ended = auth_service.revoke_user_sessions(session, revoked, user_id, reason="ended_by_admin")
-    security_event("admin_ended_sessions", admin=admin.username, user=user.username, client=client, sessions_ended=ended)
-    return ended
+    event = activity.Event(EventType.ADMIN_ENDED_SESSIONS, user.username, client, actor=activity.admin(admin.username))
+    return auth_service.revoke_user_sessions(session, revoked, user_id, reason="ended_by_admin", event=event)
 
 
 def reset_mfa(session: Session, revoked: RevokedFamilies, admin: Account, username: str, client: str) -> User:
@@ -55,6 +59,6 @@ def reset_mfa(session: Session, revoked: RevokedFamilies, admin: Account, userna
     Every session of it ends too: whoever holds one may be who took the factors."""
     user, user_id = account(session, username)
     mfa_service.reset_factors(session, user)
-    ended = auth_service.revoke_user_sessions(session, revoked, user_id, reason="mfa_reset")
-    security_event("admin_reset_mfa", admin=admin.username, user=user.username, client=client, sessions_ended=ended)
+    event = activity.Event(EventType.ADMIN_RESET_MFA, user.username, client, actor=activity.admin(admin.username))
+    auth_service.revoke_user_sessions(session, revoked, user_id, reason="mfa_reset", event=event)
     return user

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 
+from ..activity import notices as activity_notices
 from ..database import SessionDep, as_utc
 from ..errors import refusals
 from ..mail import MailerDep
@@ -59,10 +60,20 @@ def login_tokens(auth: AuthPASETO, tokens: service.IssuedTokens) -> LoginTokens:
 
 @router.post("/login", responses=LOGIN_REFUSALS)
 def login(
-    body: Credentials, session: SessionDep, settings: SettingsDep, auth: TokenIssuer, client: ClientAddress, agent: UserAgent
+    body: Credentials,
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: TokenIssuer,
+    client: ClientAddress,
+    agent: UserAgent,
+    mailer: MailerDep,
+    background: BackgroundTasks,
 ) -> LoginTokens:
-    """Check the password; return a fresh access token, a refresh token and this client's device token."""
+    """Check the password; return a fresh access token, a refresh token and this client's device token.
+
+    A client that sent no device token of the account is a new device: its owner is told by mail."""
     tokens = service.log_in(session, settings, auth, body.username, body.password, client, user_agent=agent, device_token=body.device_token)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     return login_tokens(auth, tokens)
 
 
@@ -74,9 +85,12 @@ def login_form(
     auth: TokenIssuer,
     client: ClientAddress,
     agent: UserAgent,
+    mailer: MailerDep,
+    background: BackgroundTasks,
 ) -> LoginTokens:
     """The same login as an OAuth2 password form, so the OpenAPI page's Authorize button works."""
     tokens = service.log_in(session, settings, auth, form.username, form.password, client, user_agent=agent, device_token=form.device_token)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     return login_tokens(auth, tokens)
 
 
@@ -89,10 +103,13 @@ def login_browser(
     client: ClientAddress,
     agent: UserAgent,
     device: DeviceCookie,
+    mailer: MailerDep,
+    background: BackgroundTasks,
     response: Response,
 ) -> None:
     """Browser login: the tokens go into HttpOnly cookies, never into the page (the device token too)."""
     tokens = service.log_in(session, settings, auth, body.username, body.password, client, user_agent=agent, device_token=device)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     auth.set_access_cookies(tokens.access_token)
     auth.set_refresh_cookies(tokens.refresh_token or "")
     remember_device(response, settings, tokens.device_token or "")
@@ -114,6 +131,7 @@ def login_second_step(
     tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
     if body.code is None and body.recovery_code is not None:  # prove() tries a code first
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     return login_tokens(auth, tokens)
 
 
@@ -134,6 +152,7 @@ def login_second_step_browser(
     tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
     if body.code is None and body.recovery_code is not None:  # prove() tries a code first
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     auth.set_access_cookies(tokens.access_token)
     auth.set_refresh_cookies(tokens.refresh_token or "")
     remember_device(response, settings, tokens.device_token or "")

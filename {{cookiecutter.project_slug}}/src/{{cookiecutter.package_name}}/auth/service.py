@@ -9,6 +9,9 @@ from typing import Any, NoReturn
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
+from ..activity import service as activity
+from ..activity.events import EventType
+from ..activity.notices import NewDevice, new_device_notice
 from ..config import Settings
 from ..database import as_utc, notify, utcnow
 from ..logs import security_event
@@ -32,6 +35,7 @@ class IssuedTokens:
     access_token: str
     refresh_token: str | None = None  # None when only the access token is renewed (fresh login)
     device_token: str | None = None  # after a password check: this client is a known device from now on
+    new_device: NewDevice | None = None  # a login from a client without a device token: what to mail its owner
     refresh_expires_in: float | None = None  # seconds: the refresh lifetime, or less where the session ends sooner
 
 
@@ -60,15 +64,16 @@ def log_in(
     An account with a second factor gets no session yet: MfaRequiredError carries the token of the second
     step (`complete_login`). A device token never skips it.
     """
-    user = users_service.check_password(session, settings, username, password, client, device_token)
+    user, known = users_service.check_login(session, settings, username, password, client, device_token, user_agent=user_agent)
     if settings.require_verified_email and user.email_verified_at is None:
         session.commit()  # the password was right: the attempt is given back, as for any success
         raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
     if user.mfa_enabled:
+        activity.record(session, EventType.MFA_REQUESTED, user.username, client, user_agent=user_agent)
         session.commit()
-        security_event("mfa_requested", user=user.username, client=client)
-        raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user), mfa_service.methods(session, user))
-    tokens = start_session(session, settings, auth, user, client, user_agent)
+        mfa_token = mfa_service.issue_mfa_token(settings, user, known_device=known)
+        raise MfaRequiredError(mfa_token, mfa_service.methods(session, user))
+    tokens = start_session(session, settings, auth, user, client, user_agent, new_device=not known)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
@@ -90,7 +95,8 @@ def complete_login(
     proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
     amr = sorted({*pending.amr, *proved, "mfa"})
     auth_time = datetime.fromisoformat(pending.auth_time)
-    tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time)
+    new_device = not pending.known_device
+    tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time, new_device=new_device)
     return replace(tokens, device_token=users_service.issue_device_token(settings, pending.user))
 
 
@@ -104,6 +110,7 @@ def start_session(
     *,
     amr: list[str] | None = None,
     auth_time: datetime | None = None,
+    new_device: bool = False,
 ) -> IssuedTokens:
     """Login: a new family, a fresh access token and its first refresh token. Commits the session.
 
@@ -111,7 +118,8 @@ def start_session(
     comes first; refresh tokens carry that absolute end (`end`), so none outlives it, and no access token
     does either. An account keeps at most MAX_SESSIONS_PER_ACCOUNT: past it, the session used longest ago ends.
     Every token of the session says how and when the person proved who they are (`amr`, RFC 8176, and
-    `auth_time`): a refresh keeps both.
+    `auth_time`): a refresh keeps both. `new_device`: a password login from a client without a device token
+    of the account (its owner is told by mail: activity/notices.py); never the login of a registration.
     """
     assert user.id is not None
     family_id, now = uuid.uuid4().hex, utcnow()
@@ -133,10 +141,12 @@ def start_session(
         user_agent=user_agent,
     )
     session.add(family)
+    activity.record(session, EventType.LOGIN, user.username, client, user_agent=user_agent, family=family_id, new_device=new_device or None)
     session.commit()
-    security_event("login", user=user.username, family=family_id, client=client)
     _end_sessions_past_the_limit(session, user, settings.max_sessions_per_account)
-    return IssuedTokens(access_token, refresh_token, refresh_expires_in=(expires_at - now).total_seconds())
+    expires_in = (expires_at - now).total_seconds()
+    notice = new_device_notice(settings, user.username, user.email, client, user_agent, now) if new_device else None
+    return IssuedTokens(access_token, refresh_token, refresh_expires_in=expires_in, new_device=notice)
 
 
 def _access_token(auth: AuthPASETO, username: str, family_id: str, session_left: timedelta, fresh: bool, proof: dict[str, Any]) -> str:
@@ -155,8 +165,9 @@ def _end_sessions_past_the_limit(session: Session, user: User, limit: int) -> No
     assert user.id is not None
     surplus = [family.id for family in live_sessions(session, user.id)[limit:]]
     if surplus:
+        ended = len(surplus)
+        activity.record(session, EventType.SESSIONS_OVER_LIMIT_ENDED, user.username, None, actor=activity.SYSTEM, sessions_ended=ended)
         revoke_families(session, None, surplus, reason="session_limit")
-        security_event("sessions_over_limit_ended", user=user.username, sessions_ended=len(surplus))
 
 
 def rotate(
@@ -232,8 +243,9 @@ def _refuse_refresh_token(session: Session, revoked: RevokedFamilies | None, cla
         raise RevokedTokenError()
     if as_utc(row.ends_at) <= utcnow() or as_utc(row.expires_at) <= utcnow():
         raise SessionExpiredError()
+    reused = EventType.REFRESH_TOKEN_REUSED
+    activity.record(session, reused, claims["sub"], client, actor=activity.ANONYMOUS, warning=True, family=row.id)
     revoke_families(session, revoked, [row.id], reason="reuse")
-    security_event("refresh_token_reused", warning=True, user=claims["sub"], family=row.id, client=client)
     raise TokenReusedError()
 
 
@@ -281,10 +293,11 @@ def reauthenticate(session: Session, settings: Settings, auth: AuthPASETO, claim
     """
     ends_at = require_live_session(session, claims["fam"])  # a fresh token must not outlive the session
     user = users_service.check_password(session, settings, claims["sub"], password, client)
+    if not user.mfa_enabled:
+        activity.record(session, EventType.FRESH_LOGIN, claims["sub"], client, family=claims["fam"])
     session.commit()
     if user.mfa_enabled:
         raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user, family=claims["fam"]), mfa_service.methods(session, user))
-    security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client)
     proof = {"amr": ["pwd"], "auth_time": _iso(utcnow())}
     return _access_token(auth, claims["sub"], claims["fam"], ends_at - utcnow(), fresh=True, proof=proof)
 
@@ -306,7 +319,8 @@ def reauthenticate_mfa(
         raise InvalidMfaTokenError()  # for another session, or a login's
     ends_at = require_live_session(session, claims["fam"])
     proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
-    security_event("fresh_login", user=claims["sub"], family=claims["fam"], client=client, mfa=True)
+    activity.record(session, EventType.FRESH_LOGIN, claims["sub"], client, family=claims["fam"], mfa=True)
+    session.commit()
     proof = {"amr": sorted({*pending.amr, *proved, "mfa"}), "auth_time": pending.auth_time}
     return _access_token(auth, claims["sub"], claims["fam"], ends_at - utcnow(), fresh=True, proof=proof)
 
@@ -328,20 +342,20 @@ def change_password(
     session.commit()  # end the throttle's transaction before the new hash takes its ~100 ms
     users_service.set_password(session, settings, user, new_password, client)
     assert user.id is not None
-    ended = revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=family_id)
-    security_event("password_changed", user=user.username, family=family_id, client=client, sessions_ended=ended)
+    # Stored with the end of the other sessions, the change's last step (its log line says how many ended).
+    event = activity.Event(EventType.PASSWORD_CHANGED, user.username, client, fields={"family": family_id})
+    revoke_user_sessions(session, revoked, user.id, reason="password_changed", keep=family_id, event=event)
 
 
 def log_out(session: Session, revoked: RevokedFamilies, claims: dict[str, Any], client: str) -> None:
     """End this session (the family of the token presented)."""
+    activity.record(session, EventType.LOGOUT, claims["sub"], client, family=claims["fam"])
     revoke_families(session, revoked, [claims["fam"]], reason="logout")
-    security_event("logout", user=claims["sub"], family=claims["fam"], client=client)
 
 
 def log_out_everywhere(session: Session, revoked: RevokedFamilies, user: Account, client: str) -> None:
     assert user.id is not None
-    ended = revoke_user_sessions(session, revoked, user.id, reason="logout_all")
-    security_event("logout_all", user=user.username, client=client, sessions_ended=ended)
+    revoke_user_sessions(session, revoked, user.id, reason="logout_all", event=activity.Event(EventType.LOGOUT_ALL, user.username, client))
 
 
 def revoke_families(session: Session, revoked: RevokedFamilies | None, family_ids: list[str], reason: str) -> None:
@@ -359,10 +373,23 @@ def revoke_families(session: Session, revoked: RevokedFamilies | None, family_id
         revoked.add(*family_ids)
 
 
-def revoke_user_sessions(session: Session, revoked: RevokedFamilies | None, user_id: int, reason: str, keep: str | None = None) -> int:
-    """Log a user out everywhere (except, optionally, the family `keep`); returns how many sessions ended."""
+def revoke_user_sessions(
+    session: Session,
+    revoked: RevokedFamilies | None,
+    user_id: int,
+    reason: str,
+    keep: str | None = None,
+    *,
+    event: activity.Event | None = None,
+) -> int:
+    """Log a user out everywhere (except, optionally, the family `keep`); returns how many sessions ended.
+
+    `event`: the security event this is part of, recorded in the same transaction with `sessions_ended`.
+    """
     query = select(TokenFamily.id).where(TokenFamily.user_id == user_id, col(TokenFamily.revoked_at).is_(None))
     families = [family for family in session.exec(query) if family != keep]
+    if event is not None:
+        activity.write(session, event, sessions_ended=len(families))
     revoke_families(session, revoked, families, reason)
     return len(families)
 
@@ -384,8 +411,8 @@ def end_session(session: Session, revoked: RevokedFamilies, user: Account, famil
     assert user.id is not None
     if not any(family.id == family_id for family in live_sessions(session, user.id)):
         raise UserError(404, "not_found", "No such session")
+    activity.record(session, EventType.SESSION_ENDED, user.username, client, family=family_id)
     revoke_families(session, revoked, [family_id], reason="ended")
-    security_event("session_ended", user=user.username, family=family_id, client=client)
 
 
 def revoke_token(session: Session, auth: AuthPASETO, revoked: RevokedFamilies, token: str, client: str) -> None:
@@ -401,8 +428,8 @@ def revoke_token(session: Session, auth: AuthPASETO, revoked: RevokedFamilies, t
             require_newest_refresh_token(session, revoked, claims, token, client)
     except AuthPASETOException:
         return
+    activity.record(session, EventType.TOKEN_REVOKED, claims["sub"], client, family=family_id)
     revoke_families(session, revoked, [family_id], reason="revoked")
-    security_event("token_revoked", user=claims["sub"], family=family_id, client=client)
 
 
 def purge_expired(session: Session, access_token_lifetime: timedelta) -> int:

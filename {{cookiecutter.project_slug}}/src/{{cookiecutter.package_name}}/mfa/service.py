@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, func, select
 
+from ..activity import service as activity
+from ..activity.events import EventType
 from ..config import Settings
 from ..database import utcnow
-from ..logs import security_event
 from ..paseto import AuthPASETOException
 from ..users import service as users_service
 from ..users import throttle
@@ -43,6 +44,7 @@ class PendingLogin:
     amr: list[str]
     auth_time: str
     family: str | None  # a re-authentication of this session, rather than a new login
+    known_device: bool = False  # the password step came with a valid device token of the account
 
 
 # -- which factors an account has ------------------------------------------------------------------------
@@ -69,11 +71,13 @@ def _update_mfa_enabled(session: Session, user: Account) -> User | None:
 # -- the second step of a login --------------------------------------------------------------------------
 
 
-def issue_mfa_token(settings: Settings, user: User, *, family: str | None = None) -> str:
+def issue_mfa_token(settings: Settings, user: User, *, family: str | None = None, known_device: bool = False) -> str:
     """After the password step: the token of the second step, bound to the account as it is now."""
     claims: dict[str, Any] = {"sub": str(user.id), "stamp": user.security_stamp, "amr": ["pwd"], "auth_time": _iso(utcnow())}
     if family is not None:
         claims["fam"] = family
+    if known_device:  # the login it completes is from a known device: no new-device notice (activity/notices.py)
+        claims["known"] = True
     return settings.purpose_tokens().issue(MFA_LOGIN, claims, timedelta(minutes=settings.mfa_token_minutes))
 
 
@@ -87,7 +91,8 @@ def read_mfa_token(session: Session, settings: Settings, token: str) -> PendingL
     if user is None or not user.is_active or claims.get("stamp") != user.security_stamp:
         raise InvalidMfaTokenError()  # the account changed since the password step (a new password, a factor removed...)
     family = claims.get("fam")
-    return PendingLogin(user, str(claims["jti"]), list(claims.get("amr") or ["pwd"]), str(claims["auth_time"]), family)
+    amr, known = list(claims.get("amr") or ["pwd"]), claims.get("known") is True
+    return PendingLogin(user, str(claims["jti"]), amr, str(claims["auth_time"]), family, known_device=known)
 
 
 def prove(
@@ -117,12 +122,13 @@ def prove(
             raise InvalidCodeError("Send a `code` or a `recovery_code`")
     except InvalidCodeError:
         session.rollback()
-        security_event("mfa_failed", warning=True, user=user.username, client=client)
+        activity.record(session, EventType.MFA_FAILED, user.username, client, actor=activity.ANONYMOUS, warning=True)
+        session.commit()
         raise
     throttle.release(session, reservation)
-    session.commit()
     if recovery_code is not None:
-        security_event("recovery_code_used", user=user.username, client=client, left=recovery_codes_left(session, user))
+        activity.record(session, EventType.RECOVERY_CODE_USED, user.username, client, left=recovery_codes_left(session, user))
+    session.commit()
     return proved
 
 
@@ -199,9 +205,9 @@ def confirm_totp(session: Session, settings: Settings, user: Account, code: str,
     throttle.release(session, reservation)
     session.exec(update(TotpCredential).where(col(TotpCredential.user_id) == user.id).values(confirmed_at=utcnow()))
     codes = _replace_recovery_codes(session, user)
+    activity.record(session, EventType.MFA_ADDED, user.username, client, method="totp")
     session.commit()
     _update_mfa_enabled(session, user)
-    security_event("mfa_added", user=user.username, method="totp", client=client)
     return codes
 
 
@@ -209,9 +215,9 @@ def remove_totp(session: Session, user: Account, client: str) -> None:
     """Turn the authenticator app off; its recovery codes go with it."""
     session.exec(delete(TotpCredential).where(col(TotpCredential.user_id) == user.id))
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+    activity.record(session, EventType.MFA_REMOVED, user.username, client, method="totp")
     session.commit()
     _update_mfa_enabled(session, user)
-    security_event("mfa_removed", user=user.username, method="totp", client=client)
 
 
 def new_recovery_codes(session: Session, user: Account, client: str) -> list[str]:
@@ -219,8 +225,8 @@ def new_recovery_codes(session: Session, user: Account, client: str) -> list[str
     if "totp" not in methods(session, user):
         raise UserError(409, "no_second_factor", "Set up an authenticator app first")
     codes = _replace_recovery_codes(session, user)
+    activity.record(session, EventType.RECOVERY_CODES_REPLACED, user.username, client)
     session.commit()
-    security_event("recovery_codes_replaced", user=user.username, client=client)
     return codes
 
 

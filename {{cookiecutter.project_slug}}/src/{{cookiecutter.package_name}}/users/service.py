@@ -7,16 +7,17 @@ snapshot of the old account (users/snapshots.py) and no token issued under the o
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
+from ..activity import service as activity
+from ..activity.events import EventType
 from ..config import Settings
 from ..database import notify, utcnow
-from ..logs import security_event
 from ..paseto import AuthPASETOException
 from . import throttle
 from .exceptions import InvalidCredentialsError, UserError
@@ -75,6 +76,9 @@ def create_user(
     user = User(username=normalize_username(username), email=email and email.lower(), email_verified_at=verified_at, hashed_password=hashed)
     session.add(user)
     try:
+        session.flush()  # the account's row first: its event finds it by name (a taken name fails here)
+        actor = activity.SELF if client is not None else activity.SYSTEM  # registered, or made by an operator
+        activity.record(session, EventType.USER_REGISTERED, user.username, client, actor=actor)
         session.commit()
     except IntegrityError:  # the unique constraints decide, so concurrent registrations cannot both win
         session.rollback()
@@ -87,7 +91,22 @@ def create_user(
 def check_password(
     session: Session, settings: Settings, username: str, password: str, client: str, device_token: str | None = None
 ) -> User:
-    """The active user with this password, or InvalidCredentialsError; 429 while guessing is throttled.
+    """The active user with this password, or InvalidCredentialsError; 429 while guessing is throttled (`check_login`)."""
+    return check_login(session, settings, username, password, client, device_token)[0]
+
+
+def check_login(
+    session: Session,
+    settings: Settings,
+    username: str,
+    password: str,
+    client: str,
+    device_token: str | None = None,
+    *,
+    user_agent: str | None = None,
+) -> tuple[User, bool]:
+    """The active user with this password, and whether the client is a known device of theirs; or
+    InvalidCredentialsError; 429 while guessing is throttled.
 
     A valid device token of this account (from an earlier login on the same client, issued under the
     account's current security stamp) exempts the attempt from the account-wide limit (users/throttle.py).
@@ -95,6 +114,8 @@ def check_password(
     The attempt is counted and the user read in one transaction, committed before the slow hash check.
     On success, the throttle's release and the account's confirmation stay in the session's open
     transaction for the caller to commit with its own work: a login is two transactions beside the hash.
+    A refusal is a security event of the account (activity/): stored for a name no account has too, which
+    stores nothing but costs the same.
     """
     name, hasher = normalize_username(username), hasher_for(settings)
     device = known_device(session, settings, device_token, name) if device_token else None
@@ -107,8 +128,7 @@ def check_password(
         session.commit()
         matches, new_hash = hasher.verify(password, hashed)
     if user is None or not matches or not active:
-        security_event("login_failed", user=name, client=client)
-        raise InvalidCredentialsError()
+        _refused(session, name, client, user_agent)
     throttle.release(session, reservation)
     # Confirm the account is still as checked: a password change or deactivation that committed during
     # the hash ended every session but the one the caller is about to start. This UPDATE (which also
@@ -118,9 +138,14 @@ def check_password(
     confirm = update(User).where(col(User.id) == user.id, col(User.hashed_password) == hashed, col(User.is_active).is_(True))
     if session.exec(confirm.values(hashed_password=new_hash or hashed)).rowcount != 1:
         session.rollback()
-        security_event("login_failed", user=name, client=client)
-        raise InvalidCredentialsError()
-    return user
+        _refused(session, name, client, user_agent)
+    return user, device is not None
+
+
+def _refused(session: Session, name: str, client: str, user_agent: str | None) -> NoReturn:
+    activity.record(session, EventType.LOGIN_FAILED, name, client, actor=activity.ANONYMOUS, user_agent=user_agent)
+    session.commit()
+    raise InvalidCredentialsError()
 
 
 def change_account(session: Session, user: Account, *, unless_stamp_moved: str | None = None, **values: Any) -> User | None:

@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from ..account import service as account_service
 from ..account.router import RESET_MAIL_ON_ITS_WAY
+from ..activity import notices as activity_notices
 from ..auth import service as auth_service
 from ..auth.dependencies import DeviceCookie, RevokedDep, remember_device
 from ..auth.schemas import Credentials
@@ -92,6 +93,8 @@ def log_in(
     client: ClientAddress,
     agent: UserAgent,
     device: DeviceCookie,
+    mailer: MailerDep,
+    background: BackgroundTasks,
     username: Field = "",
     password: Field = "",
 ) -> Response:
@@ -106,6 +109,7 @@ def log_in(
         return render(request, "second_step.html", settings, action="/login/mfa/form", **second_step.extra)
     except (AuthPASETOException, UserError) as refused:  # UserError: email_unverified, with REQUIRE_VERIFIED_EMAIL
         return _login_page_again(request, settings, refused, username=username)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     return _logged_in(settings, auth, tokens)
 
 
@@ -159,6 +163,7 @@ def log_in_second_step(
         return _login_page_again(request, settings, refused)
     if factor.recovery_code is not None:
         notices.after_recovery_login(session, settings, mailer, background, factor.mfa_token)
+    activity_notices.after_login(background, settings, mailer, tokens.new_device)
     return _logged_in(settings, auth, tokens)
 
 

@@ -17,6 +17,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from ..activity import service as activity_service
+from ..activity.schemas import EventView
 from ..auth import service as auth_service
 from ..auth.devices import device_name
 from ..config import Settings
@@ -156,6 +158,7 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
         guide_url="/guide" if _guide_available(settings) else None,
         factors=mfa_service.methods(session, account),
         recovery_codes_left=mfa_service.recovery_codes_left(session, account),
+        recent_activity=[EventView.of(event, account.username) for event in activity_service.recent(session, account.id or 0)],
     )
 
 
