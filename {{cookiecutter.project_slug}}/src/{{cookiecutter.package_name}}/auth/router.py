@@ -109,8 +109,8 @@ def login_second_step(
     mailer: MailerDep,
     background: BackgroundTasks,
 ) -> LoginTokens:
-    """The second step of a login that answered 401 `mfa_required`: its `mfa_token` and a `code` or a `recovery_code`."""
-    factor = {"code": body.code, "recovery_code": body.recovery_code}
+    """The second step of a login that answered 401 `mfa_required`: its `mfa_token` and a `code`, a `recovery_code` or a `passkey`."""
+    factor = {"code": body.code, "recovery_code": body.recovery_code, "passkey": body.passkey}
     tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
     if body.code is None and body.recovery_code is not None:  # prove() tries a code first
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
@@ -130,7 +130,7 @@ def login_second_step_browser(
     response: Response,
 ) -> None:
     """The same second step for a browser: the tokens go into HttpOnly cookies."""
-    factor = {"code": body.code, "recovery_code": body.recovery_code}
+    factor = {"code": body.code, "recovery_code": body.recovery_code, "passkey": body.passkey}
     tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
     if body.code is None and body.recovery_code is not None:  # prove() tries a code first
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
@@ -205,7 +205,7 @@ def fresh_login_second_step(
     background: BackgroundTasks,
 ) -> AccessToken | Response:
     """The second step of a re-authentication: a fresh access token that proved the second factor."""
-    factor = {"code": body.code, "recovery_code": body.recovery_code}
+    factor = {"code": body.code, "recovery_code": body.recovery_code, "passkey": body.passkey}
     token = service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor)
     if body.code is None and body.recovery_code is not None:
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
