@@ -90,6 +90,15 @@ def relying_party(settings: Settings) -> RelyingParty:
     return RelyingParty(id=host, origin=f"{parts.scheme}://{parts.netloc}", name=settings.app_name)
 
 
+def available(settings: Settings) -> bool:
+    """Whether PUBLIC_URL lets browsers make passkeys for this site."""
+    try:
+        relying_party(settings)
+    except UserError:
+        return False
+    return True
+
+
 # -- options: what the browser's navigator.credentials.create() / .get() are given ---------------------------
 
 

@@ -30,6 +30,8 @@ from ..mfa import notices
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import InvalidCodeError, MfaRequiredError
 from ..mfa.schemas import SecondFactor
+from ..passkeys import service as passkeys_service
+from ..passkeys.schemas import PasskeyRename
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..users import service as users_service
@@ -395,6 +397,42 @@ def remove_totp(
         return to_dashboard(refused.code)
     background.add_task(notices.send_factor_removed, settings, mailer, user, "turned_off")
     return to_dashboard("mfa_removed")
+
+
+# -- passkeys: renamed and removed by forms (adding one is a WebAuthn ceremony: static/passkeys.js) -------------
+
+
+@router.post("/passkeys/{passkey_id}/rename/form")
+def rename_passkey(session: SessionDep, auth: Authorize, passkey_id: int, name: Field = "", csrf: Field = "") -> Response:
+    try:
+        user = _signed_in(session, auth, csrf)
+        passkeys_service.rename(session, user, passkey_id, PasskeyRename(name=name).name)
+    except ValidationError:
+        return to_dashboard("passkey_name_invalid")
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard("passkey_not_found" if refused.code == "not_found" else refused.code)
+    return to_dashboard("passkey_renamed")
+
+
+@router.post("/passkeys/{passkey_id}/remove/form")
+def remove_passkey(
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    passkey_id: int,
+    csrf: Field = "",
+) -> Response:
+    """Remove a passkey (a fresh token that proved the strongest factor); the owner is mailed."""
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        name = passkeys_service.remove(session, user, passkey_id, client)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard("passkey_not_found" if refused.code == "not_found" else refused.code)
+    background.add_task(notices.send_factor_removed, settings, mailer, user, "turned_off", passkey=name)
+    return to_dashboard("passkey_removed")
 
 
 @router.post("/users/me/password/form")
