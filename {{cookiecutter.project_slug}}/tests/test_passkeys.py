@@ -26,7 +26,9 @@ def register(client: TestClient, access_token: str, authenticator: SoftwareAuthe
     """Register a new passkey of `authenticator` for the account of this (fresh) token: the passkey as listed."""
     options = client.post("/passkeys/register/options", headers=bearer(access_token))
     assert options.status_code == 200, options.text
-    created = client.post("/passkeys/register", json={"credential": authenticator.create(options.json()), "name": name}, headers=bearer(access_token))
+    created = client.post(
+        "/passkeys/register", json={"credential": authenticator.create(options.json()), "name": name}, headers=bearer(access_token)
+    )
     assert created.status_code == 201, created.text
     passkey: dict[str, Any] = created.json()
     return passkey
@@ -85,10 +87,18 @@ def test_a_passkey_is_registered_and_logs_in_alone(
     assert options["rp"] == {"id": "testserver", "name": client.app.state.settings.app_name}  # type: ignore[attr-defined]
     assert options["authenticatorSelection"]["residentKey"] == "required"
     assert options["authenticatorSelection"]["userVerification"] == "required"
-    created = client.post("/passkeys/register", json={"credential": authenticator.create(options), "name": "Laptop"}, headers=bearer(tokens["access_token"]))
+    created = client.post(
+        "/passkeys/register", json={"credential": authenticator.create(options), "name": "Laptop"}, headers=bearer(tokens["access_token"])
+    )
     assert created.status_code == 201, created.text
     assert created.json() | {"id": 0, "created_at": ""} == {
-        "id": 0, "name": "Laptop", "created_at": "", "last_used_at": None, "synced": False, "backed_up": False, "transports": ["internal"],
+        "id": 0,
+        "name": "Laptop",
+        "created_at": "",
+        "last_used_at": None,
+        "synced": False,
+        "backed_up": False,
+        "transports": ["internal"],
     }
     assert "passkey" in outbox(client)[-1].text and "Laptop" in outbox(client)[-1].text  # the owner hears of it
 
@@ -125,7 +135,9 @@ def test_a_passkey_is_the_second_step_after_a_password(
     assert claims_of(client, answer.json()["access_token"])["amr"] == ["hwk", "mfa", "pwd"]
 
 
-def test_a_re_authentication_proves_the_passkey_too(client: TestClient, registered: dict[str, Any], authenticator: SoftwareAuthenticator) -> None:
+def test_a_re_authentication_proves_the_passkey_too(
+    client: TestClient, registered: dict[str, Any], authenticator: SoftwareAuthenticator
+) -> None:
     session = passwordless(client, authenticator).json()
     refreshed = client.post("/refresh", headers=bearer(session["refresh_token"])).json()["access_token"]
     headers = bearer(refreshed)
@@ -149,11 +161,15 @@ def test_a_passkey_of_another_account_is_refused_in_the_second_step(
     alices_token = mfa_token(client)
     alices_options = second_step_options(client, alices_token)
     # Bob (who knows Alice's password) answers Alice's options with his own passkey.
-    stranger = client.post("/login/mfa", json={"mfa_token": alices_token, "passkey": bobs.get(alices_options, credential=bobs.credentials[0])})
+    stranger = client.post(
+        "/login/mfa", json={"mfa_token": alices_token, "passkey": bobs.get(alices_options, credential=bobs.credentials[0])}
+    )
     assert (stranger.status_code, stranger.json()["code"]) == (401, "passkey_unknown")
     # And a challenge handed to Bob's second step is not one of Alice's.
     bobs_options = second_step_options(client, mfa_token(client, "bob"))
-    swapped = client.post("/login/mfa", json={"mfa_token": alices_token, "passkey": authenticator.get(bobs_options, credential=authenticator.credentials[0])})
+    swapped = client.post(
+        "/login/mfa", json={"mfa_token": alices_token, "passkey": authenticator.get(bobs_options, credential=authenticator.credentials[0])}
+    )
     assert swapped.json()["code"] == "passkey_challenge_invalid"
     # A passwordless assertion whose user handle names another account than its passkey's.
     forged = authenticator.get(login_options(client))
@@ -232,7 +248,11 @@ def test_registration_needs_a_fresh_token_and_a_verified_user(
     refused = client.post("/passkeys/register", json={"credential": unverified}, headers=bearer(tokens["access_token"]))
     assert refused.json()["code"] == "passkey_user_verification_required"
     options = client.post("/passkeys/register/options", headers=bearer(tokens["access_token"])).json()
-    elsewhere = client.post("/passkeys/register", json={"credential": authenticator.create(options, origin="http://evil.example")}, headers=bearer(tokens["access_token"]))
+    elsewhere = client.post(
+        "/passkeys/register",
+        json={"credential": authenticator.create(options, origin="http://evil.example")},
+        headers=bearer(tokens["access_token"]),
+    )
     assert elsewhere.json()["code"] == "passkey_origin_mismatch"
     assert client.get("/passkeys", headers=bearer(tokens["access_token"])).json() == []
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
@@ -258,7 +278,9 @@ def test_rename_and_remove_change_only_ones_own_and_the_last_one_turns_the_secon
     assert "access_token" in client.post("/login", json={"username": "alice", "password": PASSWORD}).json()  # one step again
 
 
-def test_an_administrators_reset_removes_passkeys_too(client: TestClient, registered: dict[str, Any], authenticator: SoftwareAuthenticator) -> None:
+def test_an_administrators_reset_removes_passkeys_too(
+    client: TestClient, registered: dict[str, Any], authenticator: SoftwareAuthenticator
+) -> None:
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
         alice = users_service.get_by_username(session, "alice")
         assert alice is not None and alice.mfa_enabled

@@ -67,7 +67,9 @@ class SoftwareAuthenticator:
     ) -> dict[str, Any]:
         """navigator.credentials.create(): a new credential for the options' user, as its toJSON() gives it."""
         rp = rp_id or options["rp"]["id"]
-        credential = StoredCredential(secrets.token_bytes(32), ec.generate_private_key(ec.SECP256R1()), rp, from_b64url(options["user"]["id"]))
+        credential = StoredCredential(
+            secrets.token_bytes(32), ec.generate_private_key(ec.SECP256R1()), rp, from_b64url(options["user"]["id"])
+        )
         self.credentials.append(credential)
         numbers = credential.key.public_key().public_numbers()
         cose_key = {1: 2, 3: ES256, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")}

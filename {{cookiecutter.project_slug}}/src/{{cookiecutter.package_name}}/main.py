@@ -35,8 +35,8 @@ from .mail import Mailer
 from .mfa.router import router as mfa_router
 from .middleware import EdgeMiddleware
 from .notes.router import router as notes_router
-from .passkeys.router import router as passkeys_router
 from .paseto import AuthPASETOException, bind_config
+from .passkeys.router import router as passkeys_router
 from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
 from .users.router import router as users_router

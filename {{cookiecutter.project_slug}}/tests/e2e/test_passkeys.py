@@ -50,7 +50,9 @@ def log_in_with_password(page: Page, live_server: LiveServer) -> None:
 
 def access_claims(context: BrowserContext, live_server: LiveServer) -> dict[str, Any]:
     """The claims of the session's access token, read from the browser's HttpOnly cookie."""
-    token = next(cookie["value"] for cookie in context.cookies() if cookie["name"].endswith("access_token") and "csrf" not in cookie["name"])
+    token = next(
+        cookie["value"] for cookie in context.cookies() if cookie["name"].endswith("access_token") and "csrf" not in cookie["name"]
+    )
     return decode_token(live_server.app.state.authpaseto, token)
 
 

@@ -14,10 +14,10 @@ from ..database import as_utc, notify, utcnow
 from ..logs import security_event
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import InvalidMfaTokenError, MfaRequiredError
-from ..passkeys import ceremonies as passkey_ceremonies
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
 from ..paseto.tokens import decode_token
+from ..passkeys import ceremonies as passkey_ceremonies
 from ..users import service as users_service
 from ..users import throttle
 from ..users.exceptions import InvalidCredentialsError, UserError
@@ -103,7 +103,9 @@ def log_in_with_passkey(
     """A passwordless login: a passkey that verified its user is two factors at once (the device, and the PIN or
     biometric that unlocked it), so the session starts with `mfa`. Failures count against the client's address
     as wrong passwords do (users/throttle.py); a success gives its attempt back."""
-    limit = throttle.Limit(f"address:{throttle.address_group(client)}", settings.login_address_free_failures, settings.login_max_lockout_seconds)
+    limit = throttle.Limit(
+        f"address:{throttle.address_group(client)}", settings.login_address_free_failures, settings.login_max_lockout_seconds
+    )
     reservation = throttle.reserve(session, [limit], settings.login_failure_window_seconds)
     session.commit()
     try:

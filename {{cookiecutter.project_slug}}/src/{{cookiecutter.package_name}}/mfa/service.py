@@ -20,9 +20,9 @@ from sqlmodel import Session, col, func, select
 from ..config import Settings
 from ..database import utcnow
 from ..logs import security_event
+from ..paseto import AuthPASETOException
 from ..passkeys import ceremonies as passkey_ceremonies
 from ..passkeys.models import Passkey
-from ..paseto import AuthPASETOException
 from ..users import service as users_service
 from ..users import throttle
 from ..users.exceptions import UserError

@@ -177,7 +177,12 @@ def _new_challenge(
     challenge = secrets.token_bytes(32)
     expires_at = now + timedelta(seconds=settings.passkey_challenge_seconds)
     row = PasskeyChallenge(
-        challenge_sha256=_digest(challenge), ceremony=ceremony, user_id=user_id, user_handle=user_handle, client_group=group, expires_at=expires_at
+        challenge_sha256=_digest(challenge),
+        ceremony=ceremony,
+        user_id=user_id,
+        user_handle=user_handle,
+        client_group=group,
+        expires_at=expires_at,
     )
     session.add(row)
     session.commit()

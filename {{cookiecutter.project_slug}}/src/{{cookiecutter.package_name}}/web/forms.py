@@ -28,12 +28,12 @@ from ..database import EngineDep, SessionDep
 from ..mail import MailerDep
 from ..mfa import notices
 from ..mfa import service as mfa_service
-from ..mfa.exceptions import InvalidCodeError, MfaRequiredError
+from ..mfa.exceptions import InvalidCodeError, InvalidMfaTokenError, MfaRequiredError
 from ..mfa.schemas import SecondFactor
-from ..passkeys import service as passkeys_service
-from ..passkeys.schemas import PasskeyRename
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
+from ..passkeys import service as passkeys_service
+from ..passkeys.schemas import PasskeyRename
 from ..users import service as users_service
 from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent, require_strongest_factor
 from ..users.exceptions import TooManyAttemptsError, UserError
@@ -131,6 +131,14 @@ def _second_factor(mfa_token: str, code: str, recovery_code: str) -> SecondFacto
     return SecondFactor(mfa_token=mfa_token, code=code)
 
 
+def _step_methods(session: Session, settings: Settings, mfa_token: str) -> list[str]:
+    """What the step's page offers if it is shown again (after a wrong code): the factors of the account the token names."""
+    try:
+        return mfa_service.methods(session, mfa_service.read_mfa_token(session, settings, mfa_token).user)
+    except InvalidMfaTokenError:  # the page will not be shown again: the login page will
+        return []
+
+
 @router.post("/login/mfa/form")
 def log_in_second_step(
     request: Request,
@@ -147,16 +155,16 @@ def log_in_second_step(
 ) -> Response:
     """The second step's form: cookies and the dashboard, the step again after a wrong code, or the login
     page once the step's token is spent or no longer valid (its attempts are counted by the service)."""
-    again = {"action": "/login/mfa/form", "mfa_token": mfa_token, "methods": ["totp", "recovery_code"]}
+    again = {"action": "/login/mfa/form", "mfa_token": mfa_token}
     try:
         factor = _second_factor(mfa_token, code, recovery_code)
         tokens = auth_service.complete_login(
             session, settings, auth, factor.mfa_token, client, user_agent=agent, code=factor.code, recovery_code=factor.recovery_code
         )
     except ValidationError:
-        return render(request, "second_step.html", settings, 422, error="Please enter the code.", **again)
+        return render(request, "second_step.html", settings, 422, error="Please enter the code.", methods=_step_methods(session, settings, mfa_token), **again)
     except InvalidCodeError as wrong:  # the token has attempts left: try again on the same step
-        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
+        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, methods=_step_methods(session, settings, mfa_token), **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts: from the password again
         return _login_page_again(request, settings, refused)
     if factor.recovery_code is not None:
@@ -301,17 +309,17 @@ def reauthenticate_second_step(
     csrf: Field = "",
 ) -> Response:
     """The second step of a re-authentication: a fresh access token that proved the second factor."""
-    again = {"action": "/fresh-login/mfa/form", "mfa_token": mfa_token, "csrf": csrf, "methods": ["totp", "recovery_code"]}
+    again = {"action": "/fresh-login/mfa/form", "mfa_token": mfa_token, "csrf": csrf}
     try:
         auth.paseto_required(csrf_token=csrf)
         factor = _second_factor(mfa_token, code, recovery_code)
         claims = auth.get_token_payload() or {}
         proof = {"code": factor.code, "recovery_code": factor.recovery_code}
-        token = auth_service.reauthenticate_mfa(session, settings, auth, claims, factor.mfa_token, client, **proof)
+        token = auth_service.reauthenticate_mfa(session, settings, auth, claims, factor.mfa_token, client, **proof, passkey=None)
     except ValidationError:
-        return render(request, "second_step.html", settings, 422, error="Please enter the code.", **again)
+        return render(request, "second_step.html", settings, 422, error="Please enter the code.", methods=_step_methods(session, settings, mfa_token), **again)
     except InvalidCodeError as wrong:
-        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
+        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, methods=_step_methods(session, settings, mfa_token), **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts, csrf_failed...
         return to_dashboard(refused.code)
     if factor.recovery_code is not None:

@@ -22,9 +22,9 @@ from ..auth.devices import device_name
 from ..config import Settings
 from ..database import SessionDep
 from ..mfa import service as mfa_service
+from ..paseto import AuthPASETOException, PasetoConfig
 from ..passkeys import ceremonies as passkey_ceremonies
 from ..passkeys import service as passkeys_service
-from ..paseto import AuthPASETOException, PasetoConfig
 from ..users import service as users_service
 from ..users.dependencies import Authorize, SettingsDep
 from .markdown import DOCS, render_markdown
