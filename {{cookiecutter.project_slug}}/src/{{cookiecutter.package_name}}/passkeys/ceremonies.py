@@ -45,7 +45,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ..config import Settings
+from ..config import ENV_PREFIX, Settings
 from ..database import as_utc, utcnow
 from ..logs import security_event
 from ..users import throttle
@@ -86,7 +86,8 @@ def relying_party(settings: Settings) -> RelyingParty:
     except ValueError:
         usable = bool(host)
     if not usable:
-        raise UserError(409, "passkeys_unavailable", "Passkeys need PUBLIC_URL to name this site by a host name (localhost, not 127.0.0.1)")
+        message = f"Passkeys need {ENV_PREFIX}PUBLIC_URL to name this site by a host name (localhost, not 127.0.0.1)"
+        raise UserError(409, "passkeys_unavailable", message)
     return RelyingParty(id=host, origin=f"{parts.scheme}://{parts.netloc}", name=settings.app_name)
 
 

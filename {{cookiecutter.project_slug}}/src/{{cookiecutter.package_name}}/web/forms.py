@@ -131,12 +131,13 @@ def _second_factor(mfa_token: str, code: str, recovery_code: str) -> SecondFacto
     return SecondFactor(mfa_token=mfa_token, code=code)
 
 
-def _step_methods(session: Session, settings: Settings, mfa_token: str) -> list[str]:
-    """What the step's page offers if it is shown again (after a wrong code): the factors of the account the token names."""
+def _step_again(request: Request, session: Session, settings: Settings, status_code: int, error: str, **context: str) -> Response:
+    """The step's page again (a wrong or missing code), offering the factors of the account its token names."""
     try:
-        return mfa_service.methods(session, mfa_service.read_mfa_token(session, settings, mfa_token).user)
-    except InvalidMfaTokenError:  # the page will not be shown again: the login page will
-        return []
+        methods = mfa_service.methods(session, mfa_service.read_mfa_token(session, settings, context["mfa_token"]).user)
+    except InvalidMfaTokenError:  # expired meanwhile: the next post goes back to the login page
+        methods = ["totp", "recovery_code"]
+    return render(request, "second_step.html", settings, status_code, error=error, methods=methods, **context)
 
 
 @router.post("/login/mfa/form")
@@ -162,9 +163,9 @@ def log_in_second_step(
             session, settings, auth, factor.mfa_token, client, user_agent=agent, code=factor.code, recovery_code=factor.recovery_code
         )
     except ValidationError:
-        return render(request, "second_step.html", settings, 422, error="Please enter the code.", methods=_step_methods(session, settings, mfa_token), **again)
+        return _step_again(request, session, settings, 422, "Please enter the code.", **again)
     except InvalidCodeError as wrong:  # the token has attempts left: try again on the same step
-        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, methods=_step_methods(session, settings, mfa_token), **again)
+        return _step_again(request, session, settings, wrong.status_code, wrong.message, **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts: from the password again
         return _login_page_again(request, settings, refused)
     if factor.recovery_code is not None:
@@ -317,9 +318,9 @@ def reauthenticate_second_step(
         proof = {"code": factor.code, "recovery_code": factor.recovery_code}
         token = auth_service.reauthenticate_mfa(session, settings, auth, claims, factor.mfa_token, client, **proof, passkey=None)
     except ValidationError:
-        return render(request, "second_step.html", settings, 422, error="Please enter the code.", methods=_step_methods(session, settings, mfa_token), **again)
+        return _step_again(request, session, settings, 422, "Please enter the code.", **again)
     except InvalidCodeError as wrong:
-        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, methods=_step_methods(session, settings, mfa_token), **again)
+        return _step_again(request, session, settings, wrong.status_code, wrong.message, **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts, csrf_failed...
         return to_dashboard(refused.code)
     if factor.recovery_code is not None:
