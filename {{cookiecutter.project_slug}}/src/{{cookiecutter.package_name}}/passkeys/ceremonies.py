@@ -50,6 +50,7 @@ from ..database import as_utc, utcnow
 from ..logs import security_event
 from ..users import throttle
 from ..users.exceptions import TooManyAttemptsError, UserError
+from ..users.models import User
 from ..users.snapshots import Account
 from .exceptions import (
     ChallengeExpiredError,
@@ -276,7 +277,8 @@ def verify_assertion(
     stored, presented = passkey.sign_count, verified.new_sign_count
     # Authenticators that keep no counter (synced passkeys) always say 0; one that counts must count up.
     if (presented or stored) and presented <= stored:
-        security_event("passkey_replayed", warning=True, user_id=passkey.user_id, passkey=passkey.id, client=client)
+        owner = session.get(User, passkey.user_id)
+        security_event("passkey_replayed", warning=True, user=owner and owner.username, passkey=passkey.id, client=client)
         raise ReplayedPasskeyError()
     # Compare-and-swap: of two uses racing with one counter value, one wins.
     moved = update(Passkey).where(col(Passkey.id) == passkey.id, col(Passkey.sign_count) == stored)
