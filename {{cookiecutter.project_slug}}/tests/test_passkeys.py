@@ -263,7 +263,10 @@ def test_rename_and_remove_change_only_ones_own_and_the_last_one_turns_the_secon
     client: TestClient, registered: dict[str, Any], authenticator: SoftwareAuthenticator
 ) -> None:
     proved = passwordless(client, authenticator).json()["access_token"]
+    pending = mfa_token(client)
     second = register(client, proved, SoftwareAuthenticator(origin=ORIGIN), name="Phone")
+    stale = client.post("/login/mfa/passkey/options", json={"mfa_token": pending})
+    assert stale.json()["code"] == "invalid_mfa_token"  # a factor added: the account's stamp moved
     renamed = client.patch(f"/passkeys/{second['id']}", json={"name": "Old phone"}, headers=bearer(proved))
     assert renamed.status_code == 200 and renamed.json()["name"] == "Old phone"
     with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
