@@ -53,7 +53,11 @@ def test_the_dashboard_lists_passkeys_and_renames_and_removes_them_by_forms(clie
 
 
 def test_the_second_step_offers_the_passkey_and_says_it_needs_the_script(client: TestClient, user: dict[str, str]) -> None:
+    form_login(client)  # a session from before the passkey: confirming it now asks for the passkey
     register(client, login(client)["access_token"], SoftwareAuthenticator(origin=ORIGIN))
+    reauthentication = client.post("/fresh-login/form", data={"csrf": access_csrf(client), "password": PASSWORD})
+    assert 'id="passkey-step"' in reauthentication.text and 'data-reauthenticate="yes"' in reauthentication.text
+    client.cookies.clear()
     page = client.post("/login/form", data=FORM)
     assert page.status_code == 200 and 'id="passkey-step"' in page.text and "A passkey needs JavaScript." in page.text
     assert 'id="mfa-form"' not in page.text  # no authenticator app: no code to ask for

@@ -34,10 +34,10 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         yield replace(server, url=origin)
 
 
-def virtual_authenticator(page: Page) -> tuple[CDPSession, str]:
+def virtual_authenticator(page: Page, **options: Any) -> tuple[CDPSession, str]:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
-    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {**AUTHENTICATOR, **options}})
     return cdp, added["authenticatorId"]
 
 
@@ -93,6 +93,17 @@ def test_a_passkey_from_the_dashboard_logs_in_alone_and_as_the_second_step(page:
     page.click("#logout")
     page.click("#passkey-login-button")
     expect(page.locator("#login-error")).to_contain_text("not registered")
+
+
+def test_a_synced_passkey_logs_in_as_a_software_key(page: Page, live_server: LiveServer) -> None:
+    virtual_authenticator(page, defaultBackupEligibility=True, defaultBackupState=True)  # a password manager's, say
+    log_in_with_password(page, live_server)
+    page.click("#add-passkey")
+    expect(page.locator("#passkeys li small")).to_contain_text("synced between devices")
+    page.click("#logout")
+    page.click("#passkey-login-button")
+    expect(page.locator("#session-user")).to_have_text(live_server.username)
+    assert access_claims(page.context, live_server)["amr"] == ["mfa", "swk", "user"]
 
 
 def test_without_javascript_the_pages_say_passkeys_need_it(browser: Browser, page: Page, live_server: LiveServer) -> None:
