@@ -57,6 +57,7 @@ DEPENDENCY_IMPORTS = {
     "fastapi-offline": {"fastapi_offline"},
     "pyotp": {"pyotp"},
     "segno": {"segno"},
+    "webauthn": {"webauthn"},
     "psycopg[binary]": {"psycopg", "psycopg_binary"},
     "pytest": {"pytest", "py"},
     "httpx2": {"httpx2"},

@@ -25,7 +25,7 @@ MIGRATION_LOCK = 7_201_520_001  # migrations/env.py
 {%- endif %}
 
 PROJECT = Path(__file__).resolve().parents[1]
-APP_TABLES = {"user", "tokenfamily", "loginthrottle", "note", "totpcredential", "recoverycode"}
+APP_TABLES = {"user", "tokenfamily", "loginthrottle", "note", "totpcredential", "recoverycode", "passkey", "passkeychallenge"}
 
 
 def alembic_config(database_url: str) -> Config:

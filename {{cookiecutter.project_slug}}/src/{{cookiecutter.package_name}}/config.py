@@ -146,6 +146,9 @@ class Settings(DatabaseSettings):
     # The second step of a login with a second factor (mfa/): how long its mfa_token lives, and how many wrong codes it takes.
     mfa_token_minutes: float = Field(default=5, gt=0, le=60)
     mfa_token_attempts: int = Field(default=5, ge=1, le=20)
+    # Passkeys (passkeys/): how long a ceremony's challenge stays good (its options, then the browser's answer).
+    # The RP ID and the one origin accepted come from PUBLIC_URL, which must name the site by a host name.
+    passkey_challenge_seconds: float = Field(default=300, ge=10, le=600)
 
     # Other services. Those listed here may ask POST /introspect about a token (HTTP Basic; the secret is
     # kept as its SHA-256: it is random, so no slow hash is needed), as a JSON list; `create-introspection-client` adds one.

@@ -38,6 +38,7 @@ from .mfa.router import router as mfa_router
 from .middleware import EdgeMiddleware
 from .notes.router import router as notes_router
 from .paseto import AuthPASETOException, bind_config
+from .passkeys.router import router as passkeys_router
 from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
 from .users.router import router as users_router
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resource_servers_router)
     app.include_router(activity_router)
     app.include_router(activity_admin_router)
+    app.include_router(passkeys_router)
     app.include_router(web_router)
     app.include_router(web_forms)
     app.mount("/static", static_files, name="static")

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     MFA_REMOVED = "mfa_removed"
     RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
     RECOVERY_CODE_USED = "recovery_code_used"
+    PASSKEY_REPLAYED = "passkey_replayed"
     ADMIN_ACTIVATED_ACCOUNT = "admin_activated_account"
     ADMIN_DEACTIVATED_ACCOUNT = "admin_deactivated_account"
     ADMIN_ENDED_SESSIONS = "admin_ended_sessions"
@@ -53,6 +54,7 @@ LABELS: dict[EventType, str] = {
     EventType.MFA_REMOVED: "Second factor removed",
     EventType.RECOVERY_CODES_REPLACED: "New recovery codes made",
     EventType.RECOVERY_CODE_USED: "A recovery code was used",
+    EventType.PASSKEY_REPLAYED: "A passkey's signature counter went back (a cloned key?): refused",
     EventType.ADMIN_ACTIVATED_ACCOUNT: "Account activated by an administrator",
     EventType.ADMIN_DEACTIVATED_ACCOUNT: "Account deactivated by an administrator",
     EventType.ADMIN_ENDED_SESSIONS: "Every session ended by an administrator",

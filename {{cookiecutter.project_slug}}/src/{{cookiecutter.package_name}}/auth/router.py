@@ -7,7 +7,7 @@ Routes that only check a token are `async def` (no thread hop); those that hash 
 the database are plain `def`, which FastAPI runs in a worker thread, off the event loop.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, BackgroundTasks, Form, Response, status
 
@@ -115,6 +115,17 @@ def login_browser(
     remember_device(response, settings, tokens.device_token or "")
 
 
+class Factor(TypedDict):
+    code: str | None
+    recovery_code: str | None
+    passkey: dict[str, Any] | None
+
+
+def _factor(body: SecondFactor) -> Factor:
+    """The factor a second step sent (the service tries them in this order)."""
+    return Factor(code=body.code, recovery_code=body.recovery_code, passkey=body.passkey)
+
+
 @router.post("/login/mfa", responses=LOGIN_REFUSALS)
 def login_second_step(
     body: SecondFactor,
@@ -126,9 +137,8 @@ def login_second_step(
     mailer: MailerDep,
     background: BackgroundTasks,
 ) -> LoginTokens:
-    """The second step of a login that answered 401 `mfa_required`: its `mfa_token` and a `code` or a `recovery_code`."""
-    factor = {"code": body.code, "recovery_code": body.recovery_code}
-    tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
+    """The second step of a login that answered 401 `mfa_required`: its `mfa_token` and a `code`, a `recovery_code` or a `passkey`."""
+    tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **_factor(body))
     if body.code is None and body.recovery_code is not None:  # prove() tries a code first
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
     activity_notices.after_login(background, settings, mailer, tokens.new_device)
@@ -148,8 +158,7 @@ def login_second_step_browser(
     response: Response,
 ) -> None:
     """The same second step for a browser: the tokens go into HttpOnly cookies."""
-    factor = {"code": body.code, "recovery_code": body.recovery_code}
-    tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **factor)
+    tokens = service.complete_login(session, settings, auth, body.mfa_token, client, user_agent=agent, **_factor(body))
     if body.code is None and body.recovery_code is not None:  # prove() tries a code first
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
     activity_notices.after_login(background, settings, mailer, tokens.new_device)
@@ -224,8 +233,7 @@ def fresh_login_second_step(
     background: BackgroundTasks,
 ) -> AccessToken | Response:
     """The second step of a re-authentication: a fresh access token that proved the second factor."""
-    factor = {"code": body.code, "recovery_code": body.recovery_code}
-    token = service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **factor)
+    token = service.reauthenticate_mfa(session, settings, auth, claims, body.mfa_token, client, **_factor(body))
     if body.code is None and body.recovery_code is not None:
         notices.after_recovery_login(session, settings, mailer, background, body.mfa_token)
     return _fresh_access(auth, token)

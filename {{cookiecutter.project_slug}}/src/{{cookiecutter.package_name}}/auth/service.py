@@ -20,8 +20,10 @@ from ..mfa.exceptions import InvalidMfaTokenError, MfaRequiredError
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
 from ..paseto.tokens import decode_token
+from ..passkeys import ceremonies as passkey_ceremonies
 from ..users import service as users_service
-from ..users.exceptions import UserError
+from ..users import throttle
+from ..users.exceptions import InvalidCredentialsError, UserError
 from ..users.models import User
 from ..users.snapshots import Account
 from .exceptions import SessionExpiredError, TokenReusedError
@@ -87,17 +89,48 @@ def complete_login(
     user_agent: str = "",
     code: str | None = None,
     recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
 ) -> IssuedTokens:
-    """The second step: an mfa_token and a factor (a TOTP or a recovery code) for the session."""
+    """The second step: an mfa_token and a factor (a TOTP code, a recovery code or a passkey) for the session."""
     pending = mfa_service.read_mfa_token(session, settings, mfa_token)
     if pending.family is not None:
         raise InvalidMfaTokenError()  # a re-authentication's token is no login
-    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
+    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code, passkey=passkey)
     amr = sorted({*pending.amr, *proved, "mfa"})
     auth_time = datetime.fromisoformat(pending.auth_time)
     new_device = not pending.known_device
     tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time, new_device=new_device)
     return replace(tokens, device_token=users_service.issue_device_token(settings, pending.user))
+
+
+def log_in_with_passkey(
+    session: Session, settings: Settings, auth: AuthPASETO, credential: dict[str, Any], client: str, *, user_agent: str = ""
+) -> IssuedTokens:
+    """A passwordless login: a passkey that verified its user is two factors at once (the device, and the PIN or
+    biometric that unlocked it), so the session starts with `mfa`. Failures count against the client's address
+    as wrong passwords do (users/throttle.py); a success gives its attempt back."""
+    limit = throttle.Limit(
+        f"address:{throttle.address_group(client)}", settings.login_address_free_failures, settings.login_max_lockout_seconds
+    )
+    reservation = throttle.reserve(session, [limit], settings.login_failure_window_seconds)
+    session.commit()
+    try:
+        passkey = passkey_ceremonies.verify_assertion(session, settings, credential, "login", client=client)
+    except AuthPASETOException:
+        session.rollback()
+        security_event("login_failed", method="passkey", client=client)
+        raise
+    user = session.get(User, passkey.user_id)
+    if user is None or not user.is_active:
+        session.rollback()
+        raise InvalidCredentialsError()
+    throttle.release(session, reservation)
+    session.commit()
+    if settings.require_verified_email and user.email_verified_at is None:
+        raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
+    amr = sorted({passkey_ceremonies.amr_of(passkey), "user", "mfa"})
+    tokens = start_session(session, settings, auth, user, client, user_agent, amr=amr)
+    return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
 def start_session(
@@ -312,13 +345,14 @@ def reauthenticate_mfa(
     *,
     code: str | None = None,
     recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
 ) -> str:
     """The second step of a re-authentication: a fresh access token that proved the strongest factor."""
     pending = mfa_service.read_mfa_token(session, settings, mfa_token)
     if pending.family != claims["fam"] or pending.user.username != claims["sub"]:
         raise InvalidMfaTokenError()  # for another session, or a login's
     ends_at = require_live_session(session, claims["fam"])
-    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
+    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code, passkey=passkey)
     activity.record(session, EventType.FRESH_LOGIN, claims["sub"], client, family=claims["fam"], mfa=True)
     session.commit()
     proof = {"amr": sorted({*pending.amr, *proved, "mfa"}), "auth_time": pending.auth_time}

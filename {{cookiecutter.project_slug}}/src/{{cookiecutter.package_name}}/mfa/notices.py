@@ -19,14 +19,14 @@ from .exceptions import InvalidMfaTokenError
 Removal = Literal["turned_off", "reset"]  # the owner turned the app off, or an administrator (or the CLI) reset every factor
 
 
-def send_factor_added(settings: Settings, mailer: Mailer, user: Account) -> None:
-    """An authenticator app was set up: from now on a login asks for its code."""
-    _send(settings, mailer, user, "mfa_added")
+def send_factor_added(settings: Settings, mailer: Mailer, user: Account, *, passkey: str | None = None) -> None:
+    """An authenticator app was set up (or a passkey of this name was added): from now on a login asks for it."""
+    _send(settings, mailer, user, "mfa_added", passkey=passkey)
 
 
-def send_factor_removed(settings: Settings, mailer: Mailer, user: Account, how: Removal) -> None:
-    """The second factor is gone: the password alone logs in again."""
-    _send(settings, mailer, user, "mfa_removed", reset=how == "reset")
+def send_factor_removed(settings: Settings, mailer: Mailer, user: Account, how: Removal, *, passkey: str | None = None) -> None:
+    """The second factor (the app, or the passkey of this name) is gone: perhaps the password alone logs in again."""
+    _send(settings, mailer, user, "mfa_removed", reset=how == "reset", passkey=passkey)
 
 
 def send_recovery_code_used(settings: Settings, mailer: Mailer, user: Account, left: int) -> None:

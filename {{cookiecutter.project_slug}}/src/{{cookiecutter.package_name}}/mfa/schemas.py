@@ -1,6 +1,6 @@
 """What the second-factor routes accept and return."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -17,6 +17,9 @@ class SecondFactor(BaseModel):
     mfa_token: MfaToken
     code: Code | None = None
     recovery_code: RecoveryCodeText | None = None
+    passkey: dict[str, Any] | None = Field(
+        default=None, description="The PublicKeyCredential JSON of navigator.credentials.get() for POST /login/mfa/passkey/options"
+    )
 
 
 class CodeCheck(BaseModel):
@@ -38,5 +41,5 @@ class RecoveryCodes(BaseModel):
 
 
 class FactorsView(BaseModel):
-    methods: list[str] = Field(description="The second factors the account can use now: totp, recovery_code")
+    methods: list[str] = Field(description="The second factors the account can use now: totp, recovery_code, passkey")
     recovery_codes_left: int

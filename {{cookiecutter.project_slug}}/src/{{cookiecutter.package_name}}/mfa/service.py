@@ -1,4 +1,5 @@
-"""Second factors: turning TOTP on and off, recovery codes, and the second step of a login.
+"""Second factors: turning TOTP on and off, recovery codes, and the second step of a login (a code, a recovery
+code, or a passkey: passkeys/).
 
 A login of an account with a second factor is two steps. The password step ends with an `mfa_token`,
 a purpose token (paseto/purpose.py) that names the account and is bound to its security stamp: a
@@ -21,6 +22,8 @@ from ..activity.events import EventType
 from ..config import Settings
 from ..database import utcnow
 from ..paseto import AuthPASETOException
+from ..passkeys import ceremonies as passkey_ceremonies
+from ..passkeys.models import Passkey
 from ..users import service as users_service
 from ..users import throttle
 from ..users.exceptions import UserError
@@ -59,12 +62,14 @@ def methods(session: Session, user: Account) -> list[str]:
     unused = select(func.count()).select_from(RecoveryCode).where(RecoveryCode.user_id == user.id, col(RecoveryCode.used_at).is_(None))
     if session.exec(unused).one():
         found.append("recovery_code")
+    if session.exec(select(Passkey.id).where(Passkey.user_id == user.id)).first() is not None:
+        found.append("passkey")
     return found
 
 
-def _update_mfa_enabled(session: Session, user: Account) -> User | None:
+def update_mfa_enabled(session: Session, user: Account) -> User | None:
     """Record whether the account has a second factor now (a change of the account: its stamp moves)."""
-    enabled = "totp" in methods(session, user)
+    enabled = bool({"totp", "passkey"} & set(methods(session, user)))
     return users_service.change_account(session, user, mfa_enabled=enabled)
 
 
@@ -96,7 +101,14 @@ def read_mfa_token(session: Session, settings: Settings, token: str) -> PendingL
 
 
 def prove(
-    session: Session, settings: Settings, pending: PendingLogin, client: str, *, code: str | None = None, recovery_code: str | None = None
+    session: Session,
+    settings: Settings,
+    pending: PendingLogin,
+    client: str,
+    *,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    passkey: dict[str, Any] | None = None,
 ) -> list[str]:
     """Check a second factor for the login an mfa_token stands for; its RFC 8176 `amr` values, or refusals.
 
@@ -118,8 +130,11 @@ def prove(
         elif recovery_code is not None:
             _spend_recovery_code(session, user, recovery_code)
             proved = ["otp"]
+        elif passkey is not None:  # an assertion for options of this account (passkeys/router.py)
+            used = passkey_ceremonies.verify_assertion(session, settings, passkey, "second-step", user_id=user.id, client=client)
+            proved = [passkey_ceremonies.amr_of(used)]
         else:
-            raise InvalidCodeError("Send a `code` or a `recovery_code`")
+            raise InvalidCodeError("Send a `code`, a `recovery_code` or a `passkey`")
     except InvalidCodeError:
         session.rollback()
         activity.record(session, EventType.MFA_FAILED, user.username, client, actor=activity.ANONYMOUS, warning=True)
@@ -207,7 +222,7 @@ def confirm_totp(session: Session, settings: Settings, user: Account, code: str,
     codes = _replace_recovery_codes(session, user)
     activity.record(session, EventType.MFA_ADDED, user.username, client, method="totp")
     session.commit()
-    _update_mfa_enabled(session, user)
+    update_mfa_enabled(session, user)
     return codes
 
 
@@ -217,7 +232,7 @@ def remove_totp(session: Session, user: Account, client: str) -> None:
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
     activity.record(session, EventType.MFA_REMOVED, user.username, client, method="totp")
     session.commit()
-    _update_mfa_enabled(session, user)
+    update_mfa_enabled(session, user)
 
 
 def new_recovery_codes(session: Session, user: Account, client: str) -> list[str]:
@@ -234,8 +249,9 @@ def reset_factors(session: Session, user: Account) -> None:
     """Remove every second factor of an account (an administrator's help for someone who lost them all)."""
     session.exec(delete(TotpCredential).where(col(TotpCredential.user_id) == user.id))
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+    session.exec(delete(Passkey).where(col(Passkey.user_id) == user.id))
     session.commit()
-    _update_mfa_enabled(session, user)
+    update_mfa_enabled(session, user)
 
 
 def _replace_recovery_codes(session: Session, user: Account) -> list[str]:

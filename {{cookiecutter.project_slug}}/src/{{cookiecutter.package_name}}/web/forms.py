@@ -29,10 +29,12 @@ from ..database import EngineDep, SessionDep
 from ..mail import MailerDep
 from ..mfa import notices
 from ..mfa import service as mfa_service
-from ..mfa.exceptions import InvalidCodeError, MfaRequiredError
+from ..mfa.exceptions import InvalidCodeError, InvalidMfaTokenError, MfaRequiredError
 from ..mfa.schemas import SecondFactor
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
+from ..passkeys import service as passkeys_service
+from ..passkeys.schemas import PasskeyRename
 from ..users import service as users_service
 from ..users.dependencies import Authorize, ClientAddress, SettingsDep, TokenIssuer, UserAgent, require_strongest_factor
 from ..users.exceptions import TooManyAttemptsError, UserError
@@ -133,6 +135,15 @@ def _second_factor(mfa_token: str, code: str, recovery_code: str) -> SecondFacto
     return SecondFactor(mfa_token=mfa_token, code=code)
 
 
+def _step_again(request: Request, session: Session, settings: Settings, status_code: int, error: str, **context: str) -> Response:
+    """The step's page again (a wrong or missing code), offering the factors of the account its token names."""
+    try:
+        methods = mfa_service.methods(session, mfa_service.read_mfa_token(session, settings, context["mfa_token"]).user)
+    except InvalidMfaTokenError:  # expired meanwhile: the next post goes back to the login page
+        methods = ["totp", "recovery_code"]
+    return render(request, "second_step.html", settings, status_code, error=error, methods=methods, **context)
+
+
 @router.post("/login/mfa/form")
 def log_in_second_step(
     request: Request,
@@ -149,16 +160,16 @@ def log_in_second_step(
 ) -> Response:
     """The second step's form: cookies and the dashboard, the step again after a wrong code, or the login
     page once the step's token is spent or no longer valid (its attempts are counted by the service)."""
-    again = {"action": "/login/mfa/form", "mfa_token": mfa_token, "methods": ["totp", "recovery_code"]}
+    again = {"action": "/login/mfa/form", "mfa_token": mfa_token}
     try:
         factor = _second_factor(mfa_token, code, recovery_code)
         tokens = auth_service.complete_login(
             session, settings, auth, factor.mfa_token, client, user_agent=agent, code=factor.code, recovery_code=factor.recovery_code
         )
     except ValidationError:
-        return render(request, "second_step.html", settings, 422, error="Please enter the code.", **again)
+        return _step_again(request, session, settings, 422, "Please enter the code.", **again)
     except InvalidCodeError as wrong:  # the token has attempts left: try again on the same step
-        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
+        return _step_again(request, session, settings, wrong.status_code, wrong.message, **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts: from the password again
         return _login_page_again(request, settings, refused)
     if factor.recovery_code is not None:
@@ -304,17 +315,17 @@ def reauthenticate_second_step(
     csrf: Field = "",
 ) -> Response:
     """The second step of a re-authentication: a fresh access token that proved the second factor."""
-    again = {"action": "/fresh-login/mfa/form", "mfa_token": mfa_token, "csrf": csrf, "methods": ["totp", "recovery_code"]}
+    again = {"action": "/fresh-login/mfa/form", "mfa_token": mfa_token, "csrf": csrf}
     try:
         auth.paseto_required(csrf_token=csrf)
         factor = _second_factor(mfa_token, code, recovery_code)
         claims = auth.get_token_payload() or {}
         proof = {"code": factor.code, "recovery_code": factor.recovery_code}
-        token = auth_service.reauthenticate_mfa(session, settings, auth, claims, factor.mfa_token, client, **proof)
+        token = auth_service.reauthenticate_mfa(session, settings, auth, claims, factor.mfa_token, client, **proof, passkey=None)
     except ValidationError:
-        return render(request, "second_step.html", settings, 422, error="Please enter the code.", **again)
+        return _step_again(request, session, settings, 422, "Please enter the code.", **again)
     except InvalidCodeError as wrong:
-        return render(request, "second_step.html", settings, wrong.status_code, error=wrong.message, **again)
+        return _step_again(request, session, settings, wrong.status_code, wrong.message, **again)
     except (AuthPASETOException, UserError) as refused:  # invalid_mfa_token, too_many_attempts, csrf_failed...
         return to_dashboard(refused.code)
     if factor.recovery_code is not None:
@@ -400,6 +411,42 @@ def remove_totp(
         return to_dashboard(refused.code)
     background.add_task(notices.send_factor_removed, settings, mailer, user, "turned_off")
     return to_dashboard("mfa_removed")
+
+
+# -- passkeys: renamed and removed by forms (adding one is a WebAuthn ceremony: static/passkeys.js) -------------
+
+
+@router.post("/passkeys/{passkey_id}/rename/form")
+def rename_passkey(session: SessionDep, auth: Authorize, passkey_id: int, name: Field = "", csrf: Field = "") -> Response:
+    try:
+        user = _signed_in(session, auth, csrf)
+        passkeys_service.rename(session, user, passkey_id, PasskeyRename(name=name).name)
+    except ValidationError:
+        return to_dashboard("passkey_name_invalid")
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard("passkey_not_found" if refused.code == "not_found" else refused.code)
+    return to_dashboard("passkey_renamed")
+
+
+@router.post("/passkeys/{passkey_id}/remove/form")
+def remove_passkey(
+    session: SessionDep,
+    settings: SettingsDep,
+    auth: Authorize,
+    client: ClientAddress,
+    mailer: MailerDep,
+    background: BackgroundTasks,
+    passkey_id: int,
+    csrf: Field = "",
+) -> Response:
+    """Remove a passkey (a fresh token that proved the strongest factor); the owner is mailed."""
+    try:
+        user = _signed_in(session, auth, csrf, fresh=True)
+        name = passkeys_service.remove(session, user, passkey_id, client)
+    except (AuthPASETOException, UserError) as refused:
+        return to_dashboard("passkey_not_found" if refused.code == "not_found" else refused.code)
+    background.add_task(notices.send_factor_removed, settings, mailer, user, "turned_off", passkey=name)
+    return to_dashboard("passkey_removed")
 
 
 @router.post("/users/me/password/form")

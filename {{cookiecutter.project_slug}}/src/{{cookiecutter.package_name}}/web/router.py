@@ -25,6 +25,8 @@ from ..config import Settings
 from ..database import SessionDep
 from ..mfa import service as mfa_service
 from ..paseto import AuthPASETOException, PasetoConfig
+from ..passkeys import ceremonies as passkey_ceremonies
+from ..passkeys import service as passkeys_service
 from ..users import service as users_service
 from ..users.dependencies import Authorize, SettingsDep
 from .markdown import DOCS, render_markdown
@@ -96,6 +98,11 @@ DASHBOARD_NOTICES = {
     "no_second_factor": "Set up an authenticator app first.",
     "mfa_removed": "Your authenticator app is off, and its recovery codes no longer work.",
     "invalid_mfa_token": "That confirmation expired or was no longer valid: please start again.",
+    "passkey_added": "Your passkey is added: it logs in by itself, and is a second step after your password.",
+    "passkey_renamed": "Passkey renamed.",
+    "passkey_removed": "Passkey removed: it no longer logs in.",
+    "passkey_not_found": "That passkey was removed already.",
+    "passkey_name_invalid": "A passkey's name is 1 to 64 characters.",
 }
 LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
@@ -112,6 +119,7 @@ def render(request: Request, name: str, settings: Settings, status_code: int = 2
         "registration_open": settings.registration_open,
         "guide": _guide_available(settings),
         "docs": settings.docs_enabled,
+        "passkeys": passkey_ceremonies.available(settings),  # the pages offer them (static/passkeys.js)
     }
     return templates.TemplateResponse(
         request, name, {"app_name": settings.app_name, "cookies": cookies, "nav": nav, **context}, status_code=status_code
@@ -159,6 +167,7 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
         factors=mfa_service.methods(session, account),
         recovery_codes_left=mfa_service.recovery_codes_left(session, account),
         recent_activity=[EventView.of(event, account.username) for event in activity_service.recent(session, account.id or 0)],
+        passkeys=passkeys_service.passkeys_of(session, account),
     )
 
 
