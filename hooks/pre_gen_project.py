@@ -57,6 +57,8 @@ DEPENDENCY_IMPORTS = {
     "fastapi-offline": {"fastapi_offline"},
     "pyotp": {"pyotp"},
     "segno": {"segno"},
+    "authlib": {"authlib"},
+    "joserfc": {"joserfc"},
     "psycopg[binary]": {"psycopg", "psycopg_binary"},
     "pytest": {"pytest", "py"},
     "httpx2": {"httpx2"},

@@ -32,6 +32,17 @@ class IntrospectionClient(BaseModel):
     secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class OidcProvider(BaseModel):
+    """An OpenID Connect provider people may log in with (federation/): found from its issuer's discovery document."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")  # in the redirect URI: /login/oidc/<name>/callback
+    issuer: str = Field(pattern=r"^https?://[^\s?#]+$")  # exactly as the provider's ID tokens say it (no slash added)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: list[str] = ["openid", "email", "profile"]
+    label: str | None = None  # the login page's button: "Log in with <label>" (default: the name)
+
+
 class DatabaseSettings(BaseSettings):
     """The database part alone: enough for migrations, which need no key."""
 
@@ -169,6 +180,12 @@ class Settings(DatabaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_timeout_seconds: float = Field(default=10, gt=0)
 
+    # Federated login (federation/): OpenID Connect providers, as a JSON list of {name, issuer, client_id,
+    # client_secret[, scopes, label]}; each gets a button on the login page. Empty: none. The clock difference
+    # allowed with a provider when checking its ID tokens' times (seconds).
+    oidc_providers: list[OidcProvider] = []
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
     @model_validator(mode="before")
     @classmethod
     def _development_defaults(cls, values: Any) -> Any:
@@ -191,6 +208,8 @@ class Settings(DatabaseSettings):
     def _check_production(self) -> "Settings":
         if self.environment == "production" and self.public_url is None:
             raise ValueError(f"{ENV_PREFIX}PUBLIC_URL must be set in production: links in mails start with it")
+        if len({provider.name for provider in self.oidc_providers}) != len(self.oidc_providers):
+            raise ValueError(f"{ENV_PREFIX}OIDC_PROVIDERS: each provider needs a name of its own")
         if self.environment == "production" and self.mail_backend == "console":
             raise ValueError(f"{ENV_PREFIX}MAIL_BACKEND=console prints mails for development: set smtp (or none) in production")
         return self

@@ -41,6 +41,8 @@ from .users.exceptions import UserError
 from .users.router import router as users_router
 from .users.schemas import CONFIGURED_PASSWORD_RULES
 from .users.snapshots import UserSnapshots
+from .federation import router as federation
+from .federation.service import Federation
 from .web.forms import router as web_forms
 from .web.router import router as web_router
 from .web.router import static_files
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.start_soon(keep_tidy, engine, settings)
             yield
             background.cancel_scope.cancel()
+        app.state.federation.close()
         engine.dispose()
 
     docs = settings.docs_enabled
@@ -174,6 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.revocation_listener = listener
 {%- endif %}
     app.state.mailer = Mailer(settings)
+    app.state.federation = Federation(settings)  # OIDC_PROVIDERS: their discovery documents and keys are read when first needed
     paseto_config.denylist_loader = revoked  # refuses tokens of logged-out sessions, from memory
     bind_config(app, paseto_config)
 
@@ -213,6 +217,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resource_servers_router)
     app.include_router(web_router)
     app.include_router(web_forms)
+    app.include_router(federation.pages)
+    app.include_router(federation.forms)
+    app.include_router(federation.api)
     app.mount("/static", static_files, name="static")
 
     return app

@@ -21,6 +21,7 @@ from ..auth import service as auth_service
 from ..auth.devices import device_name
 from ..config import Settings
 from ..database import SessionDep
+from ..federation import service as federation_service
 from ..mfa import service as mfa_service
 from ..paseto import AuthPASETOException, PasetoConfig
 from ..users import service as users_service
@@ -94,6 +95,13 @@ DASHBOARD_NOTICES = {
     "no_second_factor": "Set up an authenticator app first.",
     "mfa_removed": "Your authenticator app is off, and its recovery codes no longer work.",
     "invalid_mfa_token": "That confirmation expired or was no longer valid: please start again.",
+    # federation/: connecting and disconnecting a provider's identity
+    "identity_connected": "Connected: you can log in with that provider now.",
+    "identity_disconnected": "Disconnected: that provider no longer logs in to this account.",
+    "identity_in_use": "That identity is connected to another account here.",
+    "last_login_method": "That is the only way to log in to this account: set a password first (the reset link).",
+    "unknown_provider": "No such provider is configured here.",
+    "provider_unavailable": "The provider did not answer; try again later.",
 }
 LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
@@ -110,6 +118,7 @@ def render(request: Request, name: str, settings: Settings, status_code: int = 2
         "registration_open": settings.registration_open,
         "guide": _guide_available(settings),
         "docs": settings.docs_enabled,
+        "providers": [(provider.name, provider.label or provider.name) for provider in settings.oidc_providers],
     }
     return templates.TemplateResponse(
         request, name, {"app_name": settings.app_name, "cookies": cookies, "nav": nav, **context}, status_code=status_code
@@ -156,6 +165,8 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
         guide_url="/guide" if _guide_available(settings) else None,
         factors=mfa_service.methods(session, account),
         recovery_codes_left=mfa_service.recovery_codes_left(session, account),
+        identities=federation_service.identities(session, account.id or 0),
+        has_password=federation_service.has_password(session, account),
     )
 
 
