@@ -37,11 +37,15 @@ def installed_provider() -> Path:
     manifest = CACHE / "node_modules" / "oidc-provider" / "package.json"
     if not (manifest.is_file() and json.loads(manifest.read_text())["version"].startswith("9.")):
         if shutil.which("node") is None or shutil.which("npm") is None:
-            pytest.fail(f"The federation tests need Node.js and npm (Debian: apt-get install -y nodejs npm), then:\n    {INSTALL}", pytrace=False)
+            pytest.fail(
+                f"The federation tests need Node.js and npm (Debian: apt-get install -y nodejs npm), then:\n    {INSTALL}", pytrace=False
+            )
         CACHE.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(INSTALL.split(), capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0 or not manifest.is_file():
-            pytest.fail(f"Installing the test OpenID Provider failed; run it yourself:\n    {INSTALL}\n{done.stderr[-2000:]}", pytrace=False)
+            pytest.fail(
+                f"Installing the test OpenID Provider failed; run it yourself:\n    {INSTALL}\n{done.stderr[-2000:]}", pytrace=False
+            )
     shutil.copyfile(SCRIPT, CACHE / SCRIPT.name)  # ESM resolves `oidc-provider` from the script's own folder
     return CACHE
 
@@ -61,7 +65,9 @@ def client(redirect_uri: str, client_id: str = CLIENT_ID) -> dict[str, Any]:
 
 
 @contextmanager
-def run_provider(clients: list[dict[str, Any]], tmp: Path, *, jwks: dict[str, Any] | None = None, **config: Any) -> Iterator[RunningProvider]:
+def run_provider(
+    clients: list[dict[str, Any]], tmp: Path, *, jwks: dict[str, Any] | None = None, **config: Any
+) -> Iterator[RunningProvider]:
     """oidc-provider on a free loopback port, until the block ends; its output goes to a file, shown if it fails."""
     folder = installed_provider()
     port = free_port()
@@ -70,7 +76,10 @@ def run_provider(clients: list[dict[str, Any]], tmp: Path, *, jwks: dict[str, An
     log = tmp / f"oidc-provider-{port}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            ["node", str(folder / SCRIPT.name)], env={**os.environ, "OIDC_TEST_CONFIG": json.dumps(settings)}, stdout=output, stderr=output
+            [shutil.which("node") or "node", str(folder / SCRIPT.name)],
+            env={**os.environ, "OIDC_TEST_CONFIG": json.dumps(settings)},
+            stdout=output,
+            stderr=output,
         )
     try:
         deadline = time.monotonic() + 60
@@ -98,7 +107,9 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 _ABORT = re.compile(r'<a href="([^"]*/abort)"')
 
 
-def drive_login(authorization_url: str, redirect_prefix: str, login: str, *, browser: httpx2.Client | None = None, deny: bool = False) -> str:
+def drive_login(
+    authorization_url: str, redirect_prefix: str, login: str, *, browser: httpx2.Client | None = None, deny: bool = False
+) -> str:
     """Go through the provider's pages as a person: its login form (any password), then its consent form
     (or its "Cancel" link, with `deny`). Returns the URL the provider sends the browser back to (ours)."""
     own = browser or httpx2.Client(timeout=30)
@@ -126,7 +137,9 @@ def drive_login(authorization_url: str, redirect_prefix: str, login: str, *, bro
     raise AssertionError("the provider's pages did not lead back to us")
 
 
-def exchange_for_id_token(provider: RunningProvider, callback_url: str, code_verifier: str, redirect_uri: str, client_id: str = CLIENT_ID) -> str:
+def exchange_for_id_token(
+    provider: RunningProvider, callback_url: str, code_verifier: str, redirect_uri: str, client_id: str = CLIENT_ID
+) -> str:
     """What a client of `client_id` gets for a code: its ID token (for tests that hand our app someone else's)."""
     code = httpx2.URL(callback_url).params["code"]
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": code_verifier}

@@ -37,7 +37,10 @@ from .test_mfa import code_now, enrol
 
 OURS = "http://testserver/login/oidc/test/callback"
 OTHER = "http://other.example/callback"
-ACCOUNTS = {"alice-elsewhere": {"email": "alice@example.com", "email_verified": True}, "eve": {"email": "eve@example.test", "email_verified": False}}
+ACCOUNTS = {
+    "alice-elsewhere": {"email": "alice@example.com", "email_verified": True},
+    "eve": {"email": "eve@example.test", "email_verified": False},
+}
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,8 @@ from .auth.router import router as auth_router
 from .config import Settings
 from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
 from .errors import document_refusals, error, refusals
+from .federation import router as federation
+from .federation.service import Federation
 from .housekeeping import keep_tidy
 from .logs import configure_logging
 from .mail import Mailer
@@ -41,8 +43,6 @@ from .users.exceptions import UserError
 from .users.router import router as users_router
 from .users.schemas import CONFIGURED_PASSWORD_RULES
 from .users.snapshots import UserSnapshots
-from .federation import router as federation
-from .federation.service import Federation
 from .web.forms import router as web_forms
 from .web.router import router as web_router
 from .web.router import static_files

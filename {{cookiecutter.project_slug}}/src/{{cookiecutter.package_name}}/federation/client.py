@@ -35,7 +35,9 @@ TIMEOUT = httpx2.Timeout(10.0, connect=5.0)
 
 
 def unavailable(provider: OidcProvider, what: str) -> FederationError:
-    return FederationError(502, "provider_unavailable", f"{provider.label or provider.name} did not answer as expected ({what}); try again later")
+    return FederationError(
+        502, "provider_unavailable", f"{provider.label or provider.name} did not answer as expected ({what}); try again later"
+    )
 
 
 def invalid_id_token(why: str) -> FederationError:
@@ -88,6 +90,10 @@ class ProviderClient:
     @property
     def issuer(self) -> str:
         return self.config.issuer
+
+    @property
+    def cached_metadata(self) -> dict[str, Any] | None:
+        return self._metadata.value if self._metadata is not None else None
 
     def metadata(self) -> dict[str, Any]:
         """The discovery document (OpenID Connect Discovery 1.0), whose `issuer` must be the one configured."""

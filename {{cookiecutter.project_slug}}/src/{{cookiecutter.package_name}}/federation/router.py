@@ -28,6 +28,7 @@ from ..users.schemas import NewUsername
 from ..web.forms import _signed_in, redirect, same_origin, to_dashboard
 from ..web.router import render
 from . import service
+from .client import ProvenIdentity
 from .exceptions import FederationError
 from .schemas import IdentityView
 
@@ -147,7 +148,7 @@ def _connected(session: SessionDep, proven: service.Proven, client: str, secure:
     return _forget_login(to_dashboard("identity_connected"), secure)
 
 
-def _suggested_username(identity: service.ProvenIdentity) -> str:
+def _suggested_username(identity: ProvenIdentity) -> str:
     """A starting point for the username field: the address's local part, if it makes a valid name."""
     local = (identity.email or "").split("@", 1)[0]
     try:
@@ -199,7 +200,9 @@ def sign_up(
 
 
 @forms.post("/identities/connect/{name}")
-def start_connect(session: SessionDep, settings: SettingsDep, auth: Authorize, federation: FederationDep, name: str, csrf: Field = "") -> Response:
+def start_connect(
+    session: SessionDep, settings: SettingsDep, auth: Authorize, federation: FederationDep, name: str, csrf: Field = ""
+) -> Response:
     """The dashboard's "connect" button: to the provider, to link the identity it proves to this account."""
     try:
         user = _signed_in(session, auth, csrf, fresh=True)

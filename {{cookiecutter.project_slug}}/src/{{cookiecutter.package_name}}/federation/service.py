@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,7 @@ from ..auth import service as auth_service
 from ..config import OidcProvider, Settings
 from ..database import utcnow
 from ..logs import security_event
+from ..middleware import PAGE_POLICY
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import MfaRequiredError
 from ..paseto import AuthPASETO, AuthPASETOException
@@ -50,7 +52,9 @@ class Federation:
     def __init__(self, settings: Settings, transport: httpx2.BaseTransport | None = None) -> None:
         self.http = httpx2.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport)
         self.providers = {
-            provider.name: ProviderClient(provider, settings.link(f"/login/oidc/{provider.name}/callback"), self.http, settings.oidc_leeway_seconds)
+            provider.name: ProviderClient(
+                provider, settings.link(f"/login/oidc/{provider.name}/callback"), self.http, settings.oidc_leeway_seconds
+            )
             for provider in settings.oidc_providers
         }
 
@@ -62,6 +66,22 @@ class Federation:
 
     def close(self) -> None:
         self.http.close()
+
+    def page_policy(self) -> str:
+        """The pages' Content-Security-Policy, with the providers' origins among the places a form may lead:
+        a provider's button posts here and is redirected there, and `form-action` governs the redirects too.
+        The issuer's origin, and the authorization endpoint's once its discovery document has been read."""
+        origins: set[str] = set()
+        for provider in self.providers.values():
+            origins.add(_origin(provider.issuer))
+            if provider.cached_metadata is not None:
+                origins.add(_origin(str(provider.cached_metadata.get("authorization_endpoint", provider.issuer))))
+        return PAGE_POLICY.replace("form-action 'self'", " ".join(["form-action 'self'", *sorted(origins)]))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def label(provider: OidcProvider) -> str:
@@ -104,7 +124,9 @@ def finish(session: Session, settings: Settings, provider: ProviderClient, cooki
         login = settings.purpose_tokens().read(LOGIN, cookie or "")
     except AuthPASETOException:
         raise _refused(
-            bad_callback("login_not_started", "This login was not started in this browser, or took too long: please start again"), provider, client
+            bad_callback("login_not_started", "This login was not started in this browser, or took too long: please start again"),
+            provider,
+            client,
         ) from None
     if login.get("p") != provider.name:
         raise _refused(bad_callback("wrong_provider", "This answer is from another provider than the login started with"), provider, client)
@@ -113,16 +135,22 @@ def finish(session: Session, settings: Settings, provider: ProviderClient, cooki
     # RFC 9207: the issuer says who answered, so an answer from another provider (a mix-up) cannot pass as this one's.
     announced = provider.metadata().get("authorization_response_iss_parameter_supported") is True
     if (callback.iss is not None or announced) and callback.iss != provider.issuer:
-        raise _refused(bad_callback("issuer_mismatch", "This answer names another issuer than the provider the login went to"), provider, client)
+        raise _refused(
+            bad_callback("issuer_mismatch", "This answer names another issuer than the provider the login went to"), provider, client
+        )
     if not throttle.claim(session, f"oidc-login:{login['jti']}", LOGIN_MINUTES * 60 + 60):
         session.commit()
         raise _refused(bad_callback("login_replayed", "This login's answer was used already: please start again"), provider, client)
     session.commit()
     if callback.error is not None:
         if callback.error == "access_denied":
-            raise _refused(FederationError(403, "access_denied", f"{label(provider.config)} did not let you in (access was denied)"), provider, client)
+            raise _refused(
+                FederationError(403, "access_denied", f"{label(provider.config)} did not let you in (access was denied)"), provider, client
+            )
         shown = callback.error if _PROVIDER_ERROR.match(callback.error) else "unknown"
-        raise _refused(FederationError(400, "provider_error", f"{label(provider.config)} answered with an error: {shown}"), provider, client)
+        raise _refused(
+            FederationError(400, "provider_error", f"{label(provider.config)} answered with an error: {shown}"), provider, client
+        )
     if not callback.code:
         raise _refused(bad_callback("missing_code", "The provider's answer has no code"), provider, client)
     try:
@@ -172,7 +200,9 @@ def log_in(
     amr, auth_time = proof(identity)
     if user.mfa_enabled:
         security_event("mfa_requested", user=user.username, client=client, provider=identity.provider)
-        raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user, amr=amr, auth_time=auth_time), mfa_service.methods(session, user))
+        raise MfaRequiredError(
+            mfa_service.issue_mfa_token(settings, user, amr=amr, auth_time=auth_time), mfa_service.methods(session, user)
+        )
     tokens = auth_service.start_session(session, settings, auth, user, client, user_agent, amr=amr, auth_time=auth_time)
     security_event("federated_login", user=user.username, provider=identity.provider, client=client)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
@@ -229,7 +259,9 @@ def read_sign_up_token(settings: Settings, token: str) -> ProvenIdentity:
     )
 
 
-def sign_up(session: Session, settings: Settings, provider: OidcProvider, token: str, username: str, client: str) -> tuple[User, ProvenIdentity]:
+def sign_up(
+    session: Session, settings: Settings, provider: OidcProvider, token: str, username: str, client: str
+) -> tuple[User, ProvenIdentity]:
     """A new account for an unknown identity, under the username the person picked; it has no password (it
     logs in with the provider; a password can be set later through the reset link)."""
     identity = read_sign_up_token(settings, token)
@@ -246,7 +278,9 @@ def sign_up(session: Session, settings: Settings, provider: OidcProvider, token:
     try:
         session.flush()
         assert user.id is not None
-        session.add(Identity(user_id=user.id, provider=identity.provider, subject=identity.subject, email=identity.email, last_login_at=utcnow()))
+        session.add(
+            Identity(user_id=user.id, provider=identity.provider, subject=identity.subject, email=identity.email, last_login_at=utcnow())
+        )
         session.commit()
     except IntegrityError:  # the unique constraints decide, so concurrent sign-ups cannot both win
         session.rollback()
@@ -254,7 +288,9 @@ def sign_up(session: Session, settings: Settings, provider: OidcProvider, token:
             raise UserError(409, "username_taken", "That username is taken") from None
         if find_identity(session, identity.provider, identity.subject) is not None:
             raise FederationError(409, "identity_in_use", "That identity is connected to an account already: log in with it") from None
-        raise FederationError(409, "email_in_use", "An account here already uses that address. Log in to it and connect from there.") from None
+        raise FederationError(
+            409, "email_in_use", "An account here already uses that address. Log in to it and connect from there."
+        ) from None
     security_event("user_registered", user=user.username, client=client, provider=identity.provider)
     return user, identity
 

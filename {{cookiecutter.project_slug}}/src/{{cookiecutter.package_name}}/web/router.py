@@ -120,9 +120,12 @@ def render(request: Request, name: str, settings: Settings, status_code: int = 2
         "docs": settings.docs_enabled,
         "providers": [(provider.name, provider.label or provider.name) for provider in settings.oidc_providers],
     }
-    return templates.TemplateResponse(
+    page = templates.TemplateResponse(
         request, name, {"app_name": settings.app_name, "cookies": cookies, "nav": nav, **context}, status_code=status_code
     )
+    if settings.oidc_providers:  # the providers' buttons lead to their origins (federation/)
+        page.headers["Content-Security-Policy"] = request.app.state.federation.page_policy()
+    return page
 
 
 @router.get("/login", response_class=HTMLResponse)
