@@ -6,6 +6,7 @@ a free loopback port with its registered clients, until the test module is done;
 its development login and consent pages over HTTP, as a person would, and stops at our redirect URI.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from .conftest import free_port
 
 PACKAGE = "oidc-provider@9"
 SCRIPT = Path(__file__).with_name("oidc_provider.mjs")
-CACHE = Path(os.environ.get("OIDC_PROVIDER_DIR") or Path.home() / ".cache" / "paseto-app-tests" / "oidc-provider-9")
+CACHE = Path(os.environ.get("OIDC_PROVIDER_DIR") or Path.home() / ".cache" / "{{ cookiecutter.project_slug }}-tests" / "oidc-provider-9")
 INSTALL = f"npm install --prefix {CACHE} --no-audit --no-fund {PACKAGE}"
 CLIENT_ID, CLIENT_SECRET = "paseto-app", "test-client-secret-0123456789"
 
@@ -35,18 +36,20 @@ CLIENT_ID, CLIENT_SECRET = "paseto-app", "test-client-secret-0123456789"
 def installed_provider() -> Path:
     """The folder holding oidc-provider 9 and our script, installed with npm the first time."""
     manifest = CACHE / "node_modules" / "oidc-provider" / "package.json"
-    if not (manifest.is_file() and json.loads(manifest.read_text())["version"].startswith("9.")):
-        if shutil.which("node") is None or shutil.which("npm") is None:
-            pytest.fail(
-                f"The federation tests need Node.js and npm (Debian: apt-get install -y nodejs npm), then:\n    {INSTALL}", pytrace=False
-            )
-        CACHE.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(INSTALL.split(), capture_output=True, text=True, timeout=600, check=False)
-        if done.returncode != 0 or not manifest.is_file():
-            pytest.fail(
-                f"Installing the test OpenID Provider failed; run it yourself:\n    {INSTALL}\n{done.stderr[-2000:]}", pytrace=False
-            )
-    shutil.copyfile(SCRIPT, CACHE / SCRIPT.name)  # ESM resolves `oidc-provider` from the script's own folder
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.fail(
+            f"The federation tests need Node.js and npm (Debian: apt-get install -y nodejs npm), then:\n    {INSTALL}", pytrace=False
+        )
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the suites of several projects at once install it once, not into each other
+        if not (manifest.is_file() and json.loads(manifest.read_text())["version"].startswith("9.")):
+            done = subprocess.run(INSTALL.split(), capture_output=True, text=True, timeout=600, check=False)
+            if done.returncode != 0 or not manifest.is_file():
+                pytest.fail(
+                    f"Installing the test OpenID Provider failed; run it yourself:\n    {INSTALL}\n{done.stderr[-2000:]}", pytrace=False
+                )
+        shutil.copyfile(SCRIPT, CACHE / SCRIPT.name)  # ESM resolves `oidc-provider` from the script's own folder
     return CACHE
 
 
