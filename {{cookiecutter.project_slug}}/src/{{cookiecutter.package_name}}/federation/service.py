@@ -26,9 +26,9 @@ from ..auth import service as auth_service
 from ..config import OidcProvider, Settings
 from ..database import utcnow
 from ..logs import security_event
-from ..middleware import PAGE_POLICY
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import MfaRequiredError
+from ..middleware import PAGE_POLICY
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..users import service as users_service
 from ..users import throttle
