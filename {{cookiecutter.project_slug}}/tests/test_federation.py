@@ -364,3 +364,47 @@ def test_an_unknown_provider_is_a_page_not_a_500(app: TestClient) -> None:
 def test_a_provider_that_does_not_answer_is_a_502_page(make_client: Callable[..., TestClient]) -> None:
     down = make_client(oidc_providers=[{"name": "test", "issuer": "http://127.0.0.1:9", "client_id": "x", "client_secret": "y"}])
     refused(down.post("/login/oidc/test"), 502, "provider_unavailable")
+
+
+def test_the_pages_may_lead_to_the_provider_and_nowhere_else(app: TestClient, idp: RunningProvider) -> None:
+    """A button's form posts here and is redirected to the provider: `form-action` must allow its origin."""
+    policy = app.get("/login").headers["content-security-policy"]
+    assert f"form-action 'self' {idp.issuer};" in policy
+
+
+def test_an_address_the_provider_did_not_verify_is_mailed_a_link(make_client: Callable[..., TestClient], idp: RunningProvider) -> None:
+    strict = make_client(oidc_providers=[idp.settings_entry()], require_verified_email=True)
+    created = sign_up(strict, log_in_at_provider(strict, "eve"), "eve")
+    assert (created.status_code, created.headers["location"]) == (303, "/login?reason=registered_verify")
+    assert "access_token" not in strict.cookies
+    [mail] = strict.app.state.mailer.outbox  # type: ignore[attr-defined]
+    assert mail.to == "eve@example.test" and "/email/verify?token=" in mail.text
+
+
+def test_a_connection_dies_with_a_password_change(app: TestClient, user: dict[str, str]) -> None:
+    browser_login(app)
+    callback = drive_login(start(app, "/identities/connect/test", csrf=app.cookies["csrf_access_token"]), "http://testserver/", "alice-elsewhere")
+    with Session(app.app.state.engine) as session:  # type: ignore[attr-defined]
+        alice = users_service.get_by_username(session, "alice")
+        assert alice is not None
+        users_service.set_password(session, app.app.state.settings, alice, "a brand new password")  # type: ignore[attr-defined]
+    refused(app.get(callback), 403, "account_changed")
+
+
+def test_the_dashboard_connects_and_disconnects(app: TestClient, user: dict[str, str]) -> None:
+    browser_login(app)
+    page = app.get("/").text
+    assert 'action="/identities/connect/test"' in page and 'id="identities"' in page and 'id="no-password"' not in page
+    connect(app, "alice-elsewhere")
+    page = app.get("/?notice=identity_connected").text
+    assert "Connected: you can log in with that provider now." in page
+    assert "<strong>test</strong> (alice@example.com)" in page
+    identity_id = re.search(r'action="/identities/(\d+)/disconnect"', page)[1]  # type: ignore[index]
+    gone = app.post(f"/identities/{identity_id}/disconnect", data={"csrf": app.cookies["csrf_access_token"]}, follow_redirects=False)
+    assert gone.headers["location"] == "/?notice=identity_disconnected"
+    assert f"/identities/{identity_id}/disconnect" not in app.get("/").text
+    # Without the session's CSRF value, nothing happens.
+    connect(app, "alice-elsewhere")
+    identity_id = re.search(r'action="/identities/(\d+)/disconnect"', app.get("/").text)[1]  # type: ignore[index]
+    forged = app.post(f"/identities/{identity_id}/disconnect", data={"csrf": "not-it"}, follow_redirects=False)
+    assert forged.headers["location"] == "/?notice=csrf_failed"

@@ -10,20 +10,21 @@ log (logs.py); pages answer with `Referrer-Policy: no-referrer` (middleware.py).
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import TypeAdapter, ValidationError
 
+from ..account import service as account_service
 from ..auth import service as auth_service
 from ..auth.dependencies import remember_device
 from ..database import SessionDep
 from ..errors import refusals
+from ..mail import MailerDep
 from ..mfa.exceptions import MfaRequiredError
 from ..paseto import AuthPASETOException
 from ..users import service as users_service
 from ..users.dependencies import Authorize, ClientAddress, CurrentUser, FreshUser, SettingsDep, TokenIssuer, UserAgent
 from ..users.exceptions import UserError
-from ..users.models import User
 from ..users.schemas import NewUsername
 from ..web.forms import _signed_in, redirect, same_origin, to_dashboard
 from ..web.router import render
@@ -141,10 +142,7 @@ def _forget_login(response: Response, secure: bool) -> Response:
 
 
 def _connected(session: SessionDep, proven: service.Proven, client: str, secure: bool) -> Response:
-    user = session.get(User, proven.connect_user_id)
-    if user is None or not user.is_active:
-        raise FederationError(403, "account_inactive", "This account is not active")
-    service.connect(session, user, proven.identity, client)
+    service.connect(session, proven, client)
     return _forget_login(to_dashboard("identity_connected"), secure)
 
 
@@ -167,6 +165,8 @@ def sign_up(
     federation: FederationDep,
     client: ClientAddress,
     agent: UserAgent,
+    mailer: MailerDep,
+    background: BackgroundTasks,
     token: Field = "",
     username: Field = "",
 ) -> Response:
@@ -189,6 +189,10 @@ def sign_up(
         if isinstance(refused, AuthPASETOException):  # too_many_attempts
             refused = FederationError(refused.status_code, refused.code, refused.message)
         return _error_page(request, settings, refused)
+    if user.email and user.email_verified_at is None and mailer.available:  # an address the provider did not vouch for
+        background.add_task(account_service.send_verification, settings, mailer, user, user.email, user.security_stamp)
+    if settings.require_verified_email and user.email_verified_at is None:  # no session before the address is verified
+        return redirect("/login?reason=registered_verify")
     amr, auth_time = service.proof(identity)
     tokens = auth_service.start_session(session, settings, auth, user, client, agent, amr=amr, auth_time=auth_time)
     response = redirect("/?notice=registered", auth, tokens)

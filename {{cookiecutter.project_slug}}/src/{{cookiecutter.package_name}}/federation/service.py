@@ -91,12 +91,12 @@ def label(provider: OidcProvider) -> str:
 # -- the start: to the provider, with the login's state sealed in a cookie ------------------------------------
 
 
-def start(settings: Settings, provider: ProviderClient, *, connect_user: Account | None = None) -> tuple[str, str]:
+def start(settings: Settings, provider: ProviderClient, *, connect_user: User | None = None) -> tuple[str, str]:
     """The provider's authorization URL, and the login cookie's value (a sealed purpose token)."""
     request = provider.authorization_request()
     claims: dict[str, Any] = {"p": provider.name, "state": request.state, "nonce": request.nonce, "cv": request.code_verifier}
-    if connect_user is not None:
-        claims["connect"] = str(connect_user.id)
+    if connect_user is not None:  # bound to the account as it is now: a password change or reset since kills it
+        claims["connect"], claims["stamp"] = str(connect_user.id), connect_user.security_stamp
     return request.url, settings.purpose_tokens().issue(LOGIN, claims, timedelta(minutes=LOGIN_MINUTES))
 
 
@@ -116,6 +116,7 @@ class Proven:
 
     identity: ProvenIdentity
     connect_user_id: int | None
+    connect_stamp: str | None = None
 
 
 def finish(session: Session, settings: Settings, provider: ProviderClient, cookie: str | None, callback: Callback, client: str) -> Proven:
@@ -158,7 +159,7 @@ def finish(session: Session, settings: Settings, provider: ProviderClient, cooki
     except FederationError as refused:
         raise _refused(refused, provider, client) from None
     connect = login.get("connect")
-    return Proven(identity, int(connect) if isinstance(connect, str) and connect.isdigit() else None)
+    return Proven(identity, int(connect) if isinstance(connect, str) and connect.isdigit() else None, login.get("stamp"))
 
 
 def _refused(error: FederationError, provider: ProviderClient, client: str) -> FederationError:
@@ -302,9 +303,14 @@ def identities(session: Session, user_id: int) -> list[Identity]:
     return list(session.exec(select(Identity).where(Identity.user_id == user_id).order_by(col(Identity.created_at), col(Identity.id))))
 
 
-def connect(session: Session, user: User, identity: ProvenIdentity, client: str) -> Identity:
-    """Link an identity to the signed-in account that started the connection; 409 if another account has it."""
+def connect(session: Session, proven: Proven, client: str) -> Identity:
+    """Link an identity to the signed-in account that started the connection, if it is still as it was then;
+    409 if another account has the identity."""
+    user = session.get(User, proven.connect_user_id)
+    if user is None or not user.is_active or user.security_stamp != proven.connect_stamp:
+        raise FederationError(403, "account_changed", "Your account changed since you started connecting: please start again")
     assert user.id is not None
+    identity = proven.identity
     linked = find_identity(session, identity.provider, identity.subject)
     if linked is not None:
         if linked.user_id == user.id:
