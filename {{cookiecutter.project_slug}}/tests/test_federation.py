@@ -383,7 +383,8 @@ def test_an_address_the_provider_did_not_verify_is_mailed_a_link(make_client: Ca
 
 def test_a_connection_dies_with_a_password_change(app: TestClient, user: dict[str, str]) -> None:
     browser_login(app)
-    callback = drive_login(start(app, "/identities/connect/test", csrf=app.cookies["csrf_access_token"]), "http://testserver/", "alice-elsewhere")
+    started = start(app, "/identities/connect/test", csrf=app.cookies["csrf_access_token"])
+    callback = drive_login(started, "http://testserver/", "alice-elsewhere")
     with Session(app.app.state.engine) as session:  # type: ignore[attr-defined]
         alice = users_service.get_by_username(session, "alice")
         assert alice is not None
