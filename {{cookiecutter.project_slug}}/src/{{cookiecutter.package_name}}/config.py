@@ -33,14 +33,29 @@ class IntrospectionClient(BaseModel):
 
 
 class OidcProvider(BaseModel):
-    """An OpenID Connect provider people may log in with (federation/): found from its issuer's discovery document."""
+    """A provider people may log in with (federation/): an OpenID Connect one, found from its issuer's discovery
+    document; or, with `preset: "github"`, GitHub (OAuth 2.0 and its API: its web and API addresses are preset)."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")  # in the redirect URI: /login/oidc/<name>/callback
-    issuer: str = Field(pattern=r"^https?://[^\s?#]+$")  # exactly as the provider's ID tokens say it (no slash added)
+    preset: Literal["oidc", "github"] = "oidc"
+    # Exactly as the provider's ID tokens say it (no slash added); GitHub: its web address (default https://github.com).
+    issuer: str = Field(default="", pattern=r"^(https?://[^\s?#]+)?$")
+    api_url: str = Field(default="https://api.github.com", pattern=r"^https?://[^\s?#]+$")  # GitHub's API (GitHub Enterprise: another)
     client_id: str = Field(min_length=1)
     client_secret: SecretStr
-    scopes: list[str] = ["openid", "email", "profile"]
+    scopes: list[str] | None = None  # default: openid email profile; GitHub: read:user user:email
     label: str | None = None  # the login page's button: "Log in with <label>" (default: the name)
+
+    @model_validator(mode="after")
+    def _preset_defaults(self) -> "OidcProvider":
+        if self.preset == "github":
+            self.issuer = (self.issuer or "https://github.com").rstrip("/")
+            self.scopes = self.scopes if self.scopes is not None else ["read:user", "user:email"]
+        elif not self.issuer:
+            raise ValueError("an OpenID Connect provider needs its issuer")
+        else:
+            self.scopes = self.scopes if self.scopes is not None else ["openid", "email", "profile"]
+        return self
 
 
 class DatabaseSettings(BaseSettings):

@@ -132,7 +132,7 @@ class ProviderClient:
             "response_type": "code",
             "client_id": self.config.client_id,
             "redirect_uri": self.redirect_uri,
-            "scope": " ".join(self.config.scopes),
+            "scope": " ".join(self.config.scopes or []),
             "state": state,
             "nonce": nonce,
             "code_challenge": create_s256_code_challenge(verifier),
@@ -215,7 +215,7 @@ class ProviderClient:
         tokens = self.exchange(code, code_verifier)
         access_token = tokens.get("access_token") if isinstance(tokens.get("access_token"), str) else None
         claims = self.validate_id_token(tokens["id_token"], nonce, access_token)
-        if "email" not in claims and access_token is not None and "email" in self.config.scopes:
+        if "email" not in claims and access_token is not None and "email" in (self.config.scopes or []):
             claims = {**self.userinfo(access_token, claims["sub"]), **claims}
         email = claims.get("email")
         amr = claims.get("amr")

@@ -37,6 +37,7 @@ from ..users.models import User
 from ..users.snapshots import Account
 from .client import TIMEOUT, ProvenIdentity, ProviderClient
 from .exceptions import FederationError, bad_callback
+from .github import GitHubClient
 from .models import Identity
 
 LOGIN = "oidc-login"  # the purpose of the login cookie's token
@@ -52,7 +53,7 @@ class Federation:
     def __init__(self, settings: Settings, transport: httpx2.BaseTransport | None = None) -> None:
         self.http = httpx2.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport)
         self.providers = {
-            provider.name: ProviderClient(
+            provider.name: (GitHubClient if provider.preset == "github" else ProviderClient)(
                 provider, settings.link(f"/login/oidc/{provider.name}/callback"), self.http, settings.oidc_leeway_seconds
             )
             for provider in settings.oidc_providers
