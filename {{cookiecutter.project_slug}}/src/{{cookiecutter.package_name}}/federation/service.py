@@ -51,13 +51,15 @@ class Federation:
     """The configured providers, each with its cached discovery document and keys, and one HTTP client for all."""
 
     def __init__(self, settings: Settings, transport: httpx2.BaseTransport | None = None) -> None:
-        self.http = httpx2.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport)
-        self.providers = {
-            provider.name: (GitHubClient if provider.preset == "github" else ProviderClient)(
-                provider, settings.link(f"/login/oidc/{provider.name}/callback"), self.http, settings.oidc_leeway_seconds
-            )
-            for provider in settings.oidc_providers
-        }
+        self.providers: dict[str, ProviderClient] = {}
+        self.http: httpx2.Client | None = None  # only with providers: a client reads the CA bundle when made
+        if not settings.oidc_providers:
+            return
+        http = self.http = httpx2.Client(timeout=TIMEOUT, follow_redirects=False, transport=transport)
+        for provider in settings.oidc_providers:
+            kind = GitHubClient if provider.preset == "github" else ProviderClient
+            redirect_uri = settings.link(f"/login/oidc/{provider.name}/callback")
+            self.providers[provider.name] = kind(provider, redirect_uri, http, settings.oidc_leeway_seconds)
 
     def get(self, name: str) -> ProviderClient:
         provider = self.providers.get(name)
@@ -66,7 +68,8 @@ class Federation:
         return provider
 
     def close(self) -> None:
-        self.http.close()
+        if self.http is not None:
+            self.http.close()
 
     def page_policy(self) -> str:
         """The pages' Content-Security-Policy, with the providers' origins among the places a form may lead:
