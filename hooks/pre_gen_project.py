@@ -58,6 +58,8 @@ DEPENDENCY_IMPORTS = {
     "pyotp": {"pyotp"},
     "segno": {"segno"},
     "webauthn": {"webauthn"},
+    "authlib": {"authlib"},
+    "joserfc": {"joserfc"},
     "psycopg[binary]": {"psycopg", "psycopg_binary"},
     "pytest": {"pytest", "py"},
     "httpx2": {"httpx2"},

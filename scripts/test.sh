@@ -2,7 +2,8 @@
 # Run every test of the template on a fresh Debian/Ubuntu machine with Python >= 3.11:
 # bakes every option combination and runs each generated project's suite, browser tests included.
 # Installs what it needs: uv and the linters (pip), Chromium (apt) when no browser is present, PostgreSQL
-# (apt) when its server programs are missing, and starts a PostgreSQL server when none runs.
+# (apt) when its server programs are missing, Node.js and npm (apt) for the federation tests, and starts a
+# PostgreSQL server when none runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -24,6 +25,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "test.sh: installing PostgreSQL from the OS packages"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+fi
+
+# The federation tests run a real OpenID Provider (oidc-provider, from npm) under Node: each baked
+# project's fixture installs the package with npm; Node and npm come from the OS packages.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "test.sh: installing Node.js and npm from the OS packages"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm
 fi
 
 TEMPLATE_TEST_POSTGRES_URL=$(bash scripts/postgres.sh)

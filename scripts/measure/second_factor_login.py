@@ -1,7 +1,9 @@
 """Issue 24, live: logins with a second factor on PostgreSQL, the claims they give, what introspection says, the refusals.
 
-One uvicorn worker, production hashing. `--accounts N` accounts with TOTP and N without log in, interleaved, in
-the same run: TOTP codes are single use, so each TOTP account logs in once, in a time step after its enrolment.
+One uvicorn worker, production hashing. `--accounts N` accounts with TOTP, N with a passkey and N with neither
+log in, interleaved, in the same run: TOTP codes are single use, so each TOTP account logs in once, in a time
+step after its enrolment. The passkeys are the project's software authenticator (tests/webauthn_authenticator.py),
+served on http://localhost (browsers take no IP address as a relying party).
 Prints the login's requests and answers (tokens elided), the access token's claims (decrypted with the project's
 key), introspection's answer, and each refusal as request and answer.
 
@@ -11,6 +13,7 @@ key), introspection's answer, and each refusal as request and answer.
 import hashlib
 import json
 import secrets
+import sys
 import time
 from typing import Any
 
@@ -76,11 +79,36 @@ def main() -> None:
     for index in range(count):
         create_user(args.project, env, f"totp{index}")
         create_user(args.project, env, f"plain{index}")
+    for index in range(count):
+        create_user(args.project, env, f"passkey{index}")
     keys = read_env_file(args.project)
+    origin = f"http://localhost:{PORT}"
+    env["PASETO_APP_PUBLIC_URL"] = origin
     server = Server(args.project, env, PORT, "second-factor")
+    sys.path.insert(0, str(args.project / "tests"))
+    from webauthn_authenticator import SoftwareAuthenticator  # the project's, beside its tests
+
     lines: list[str] = []
     try:
-        with httpx2.Client(base_url=server.url, timeout=60) as client:
+        with httpx2.Client(base_url=origin, timeout=60) as client:
+            authenticators: dict[str, Any] = {}
+            for index in range(count):
+                name = f"passkey{index}"
+                fresh = client.post("/login", json={"username": name, "password": PASSWORD}).json()["access_token"]
+                options = client.post("/passkeys/register/options", headers=bearer(fresh)).json()
+                authenticators[name] = SoftwareAuthenticator(origin=origin)
+                credential = authenticators[name].create(options)
+                client.post("/passkeys/register", headers=bearer(fresh), json={"credential": credential, "name": "Laptop"}).raise_for_status()
+
+            def passkey_second_step(name: str) -> httpx2.Response:
+                first = client.post("/login", json={"username": name, "password": PASSWORD}).json()
+                options = client.post("/login/mfa/passkey/options", json={"mfa_token": first["mfa_token"]}).json()
+                return client.post("/login/mfa", json={"mfa_token": first["mfa_token"], "passkey": authenticators[name].get(options)})
+
+            def passwordless(name: str, **wrong: Any) -> httpx2.Response:
+                options = client.post("/login/passkey/options").json()
+                return client.post("/login/passkey", json={"credential": authenticators[name].get(options, **wrong)})
+
             secrets_by_name: dict[str, str] = {}
             recovery: dict[str, list[str]] = {}
             for index in range(count):
@@ -93,11 +121,20 @@ def main() -> None:
                 recovery[name] = confirmed.json()["recovery_codes"]
             wait_for_next_step(pyotp.TOTP(secrets_by_name["totp0"]))
 
-            # The same run, interleaved: a login without a factor, then one with TOTP.
+            # The same run, interleaved: a login without a factor, one with TOTP, one with a password and a
+            # passkey, one with the passkey alone.
             plain_ms: list[float] = []
             first_ms: list[float] = []
             second_ms: list[float] = []
+            passkey_step_ms: list[float] = []
+            passwordless_ms: list[float] = []
             for index in range(count):
+                started = time.perf_counter()
+                passkey_second_step(f"passkey{index}").raise_for_status()
+                passkey_step_ms.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                passwordless(f"passkey{index}").raise_for_status()
+                passwordless_ms.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
                 client.post("/login", json={"username": f"plain{index}", "password": PASSWORD}).raise_for_status()
                 plain_ms.append((time.perf_counter() - started) * 1000)
@@ -118,6 +155,9 @@ def main() -> None:
                 f"- no second factor (`POST /login`): p50 {percentile(plain_ms, 0.5):.1f} ms, p95 {percentile(plain_ms, 0.95):.1f} ms (n={count})",
                 f"- TOTP, both steps: p50 {percentile(totals, 0.5):.1f} ms, p95 {percentile(totals, 0.95):.1f} ms "
                 f"(password step p50 {percentile(first_ms, 0.5):.1f} ms, `/login/mfa` p50 {percentile(second_ms, 0.5):.1f} ms)",
+                f"- password, then a passkey (3 requests): p50 {percentile(passkey_step_ms, 0.5):.1f} ms, p95 {percentile(passkey_step_ms, 0.95):.1f} ms",
+                f"- a passkey alone (2 requests, no password hashed): p50 {percentile(passwordless_ms, 0.5):.1f} ms, "
+                f"p95 {percentile(passwordless_ms, 0.95):.1f} ms",
                 "",
             ]
 
@@ -129,7 +169,20 @@ def main() -> None:
             access = second.json()["access_token"]
             introspected = client.post("/introspect", data={"token": access}, auth=("measure", introspection_secret))
             plain = client.post("/login", json={"username": "plain0", "password": PASSWORD}).json()
+            options = client.post("/login/passkey/options")
+            answer = client.post("/login/passkey", json={"credential": authenticators["passkey0"].get(options.json())})
+            passkey_access = answer.json()["access_token"]
+            passkey_introspected = client.post("/introspect", data={"token": passkey_access}, auth=("measure", introspection_secret))
+            stepped = passkey_second_step("passkey1").json()["access_token"]
             lines += [
+                "### A passkey login (passwordless), and a password + passkey one",
+                "",
+                f"- `POST /login/passkey/options` → {options.status_code} `{json.dumps(elide(options.json()))}`",
+                f"- `POST /login/passkey {{credential}}` → {answer.status_code} `{json.dumps(elide(answer.json()))}`",
+                f"- access token's claims: `{json.dumps(claims_of(keys, passkey_access))}`",
+                f"- `POST /introspect` → {passkey_introspected.status_code} `{json.dumps(elide(passkey_introspected.json()))}`",
+                f"- password, then `/login/mfa {{mfa_token, passkey}}`: claims `{json.dumps(claims_of(keys, stepped))}`",
+                "",
                 "### A TOTP login",
                 "",
                 f"- `POST /login {{username: {name}, password}}` → {first.status_code} `{json.dumps(elide(first.json()))}`",
@@ -171,6 +224,16 @@ def main() -> None:
             refreshed = client.post("/refresh", headers=bearer(second.json()["refresh_token"])).json()["access_token"]
             refusal("`DELETE /mfa/totp` with a refreshed (not fresh) token", client.delete("/mfa/totp", headers=bearer(refreshed)))
             lines.append(f"- (the refreshed token's claims: `{json.dumps(claims_of(keys, refreshed))}`)")
+            refusal("passwordless, the assertion signed for another origin", passwordless("passkey2", origin="http://evil.example"))
+            refusal("passwordless, the authenticator's counter replayed (sign count 1 again)", passwordless("passkey2", sign_count=1))
+            refusal("passwordless, user verification not done", passwordless("passkey2", user_verified=False))
+            first = client.post("/login", json={"username": "passkey3", "password": PASSWORD}).json()
+            options = client.post("/login/mfa/passkey/options", json={"mfa_token": first["mfa_token"]}).json()
+            other = authenticators["passkey4"].get({**options, "allowCredentials": []})
+            refusal("second step of passkey3 with passkey4's passkey", client.post("/login/mfa", json={"mfa_token": first["mfa_token"], "passkey": other}))
+            options = client.post("/login/passkey/options").json()
+            client.post("/login/passkey", json={"credential": authenticators["passkey5"].get(options)}).raise_for_status()
+            refusal("passwordless, a challenge already used", client.post("/login/passkey", json={"credential": authenticators["passkey5"].get(options)}))
             password_only = client.post("/fresh-login", headers=bearer(refreshed), json={"password": PASSWORD})
             refusal("`/fresh-login` with the password alone, for a TOTP account", password_only)
     finally:

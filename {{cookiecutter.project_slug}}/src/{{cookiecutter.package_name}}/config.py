@@ -32,6 +32,32 @@ class IntrospectionClient(BaseModel):
     secret_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class OidcProvider(BaseModel):
+    """A provider people may log in with (federation/): an OpenID Connect one, found from its issuer's discovery
+    document; or, with `preset: "github"`, GitHub (OAuth 2.0 and its API: its web and API addresses are preset)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")  # in the redirect URI: /login/oidc/<name>/callback
+    preset: Literal["oidc", "github"] = "oidc"
+    # Exactly as the provider's ID tokens say it (no slash added); GitHub: its web address (default https://github.com).
+    issuer: str = Field(default="", pattern=r"^(https?://[^\s?#]+)?$")
+    api_url: str = Field(default="https://api.github.com", pattern=r"^https?://[^\s?#]+$")  # GitHub's API (GitHub Enterprise: another)
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scopes: list[str] | None = None  # default: openid email profile; GitHub: read:user user:email
+    label: str | None = None  # the login page's button: "Log in with <label>" (default: the name)
+
+    @model_validator(mode="after")
+    def _preset_defaults(self) -> "OidcProvider":
+        if self.preset == "github":
+            self.issuer = (self.issuer or "https://github.com").rstrip("/")
+            self.scopes = self.scopes if self.scopes is not None else ["read:user", "user:email"]
+        elif not self.issuer:
+            raise ValueError("an OpenID Connect provider needs its issuer")
+        else:
+            self.scopes = self.scopes if self.scopes is not None else ["openid", "email", "profile"]
+        return self
+
+
 class DatabaseSettings(BaseSettings):
     """The database part alone: enough for migrations, which need no key."""
 
@@ -177,6 +203,11 @@ class Settings(DatabaseSettings):
     # (browser and system, approximate address, time, a link to end the session); false: no such mail.
     security_event_days: float = Field(default=90, gt=0)
     new_device_notices: bool = True
+    # Federated login (federation/): OpenID Connect providers, as a JSON list of {name, issuer, client_id,
+    # client_secret[, scopes, label]}; each gets a button on the login page. Empty: none. The clock difference
+    # allowed with a provider when checking its ID tokens' times (seconds).
+    oidc_providers: list[OidcProvider] = []
+    oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
     @model_validator(mode="before")
     @classmethod
@@ -200,6 +231,8 @@ class Settings(DatabaseSettings):
     def _check_production(self) -> "Settings":
         if self.environment == "production" and self.public_url is None:
             raise ValueError(f"{ENV_PREFIX}PUBLIC_URL must be set in production: links in mails start with it")
+        if len({provider.name for provider in self.oidc_providers}) != len(self.oidc_providers):
+            raise ValueError(f"{ENV_PREFIX}OIDC_PROVIDERS: each provider needs a name of its own")
         if self.environment == "production" and self.mail_backend == "console":
             raise ValueError(f"{ENV_PREFIX}MAIL_BACKEND=console prints mails for development: set smtp (or none) in production")
         return self

@@ -14,7 +14,8 @@ security_log = logging.getLogger(f"{APP_LOGGER}.security")
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 _PLAIN_VALUE = re.compile(r"[\w.:@/+-]+")  # anything else is quoted, so a value cannot forge a field
-_LINK_TOKEN = re.compile(r"((?:^|[?&])token=)[^&\s]*")
+# A one-time link's token, and an OpenID Connect callback's code and state (federation/).
+_LINK_TOKEN = re.compile(r"((?:^|[?&])(?:token|code|state)=)[^&\s]*")
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,10 +34,11 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactLinkTokens(logging.Filter):
-    """uvicorn's access log writes each request's URL: the token of a one-time link (`?token=`) is cut out."""
+    """uvicorn's access log writes each request's URL: the token of a one-time link (`?token=`) is cut out,
+    and so are the code and state of a provider's callback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(arg, str) and "token=" in arg for arg in record.args):
+        if isinstance(record.args, tuple) and any(isinstance(arg, str) and _LINK_TOKEN.search(arg) for arg in record.args):
             record.args = tuple(_LINK_TOKEN.sub(r"\1[redacted]", arg) if isinstance(arg, str) else arg for arg in record.args)
         return True
 

@@ -31,6 +31,8 @@ from .auth.router import router as auth_router
 from .config import Settings
 from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
 from .errors import document_refusals, error, refusals
+from .federation import router as federation
+from .federation.service import Federation
 from .housekeeping import keep_tidy
 from .logs import configure_logging
 from .mail import Mailer
@@ -156,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.start_soon(keep_tidy, engine, settings)
             yield
             background.cancel_scope.cancel()
+        app.state.federation.close()
         engine.dispose()
 
     docs = settings.docs_enabled
@@ -177,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.revocation_listener = listener
 {%- endif %}
     app.state.mailer = Mailer(settings)
+    app.state.federation = Federation(settings)  # OIDC_PROVIDERS: their discovery documents and keys are read when first needed
     paseto_config.denylist_loader = revoked  # refuses tokens of logged-out sessions, from memory
     bind_config(app, paseto_config)
 
@@ -219,6 +223,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(passkeys_router)
     app.include_router(web_router)
     app.include_router(web_forms)
+    app.include_router(federation.pages)
+    app.include_router(federation.forms)
+    app.include_router(federation.api)
     app.mount("/static", static_files, name="static")
 
     return app

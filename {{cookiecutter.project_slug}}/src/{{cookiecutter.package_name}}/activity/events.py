@@ -27,6 +27,8 @@ class EventType(StrEnum):
     RECOVERY_CODES_REPLACED = "recovery_codes_replaced"
     RECOVERY_CODE_USED = "recovery_code_used"
     PASSKEY_REPLAYED = "passkey_replayed"
+    IDENTITY_CONNECTED = "identity_connected"
+    IDENTITY_DISCONNECTED = "identity_disconnected"
     ADMIN_ACTIVATED_ACCOUNT = "admin_activated_account"
     ADMIN_DEACTIVATED_ACCOUNT = "admin_deactivated_account"
     ADMIN_ENDED_SESSIONS = "admin_ended_sessions"
@@ -55,6 +57,8 @@ LABELS: dict[EventType, str] = {
     EventType.RECOVERY_CODES_REPLACED: "New recovery codes made",
     EventType.RECOVERY_CODE_USED: "A recovery code was used",
     EventType.PASSKEY_REPLAYED: "A passkey's signature counter went back (a cloned key?): refused",
+    EventType.IDENTITY_CONNECTED: "A login provider's account was connected",
+    EventType.IDENTITY_DISCONNECTED: "A login provider's account was disconnected",
     EventType.ADMIN_ACTIVATED_ACCOUNT: "Account activated by an administrator",
     EventType.ADMIN_DEACTIVATED_ACCOUNT: "Account deactivated by an administrator",
     EventType.ADMIN_ENDED_SESSIONS: "Every session ended by an administrator",

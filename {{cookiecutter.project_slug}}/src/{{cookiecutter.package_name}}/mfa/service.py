@@ -76,9 +76,23 @@ def update_mfa_enabled(session: Session, user: Account) -> User | None:
 # -- the second step of a login --------------------------------------------------------------------------
 
 
-def issue_mfa_token(settings: Settings, user: User, *, family: str | None = None, known_device: bool = False) -> str:
-    """After the password step: the token of the second step, bound to the account as it is now."""
-    claims: dict[str, Any] = {"sub": str(user.id), "stamp": user.security_stamp, "amr": ["pwd"], "auth_time": _iso(utcnow())}
+def issue_mfa_token(
+    settings: Settings,
+    user: User,
+    *,
+    family: str | None = None,
+    known_device: bool = False,
+    amr: list[str] | None = None,
+    auth_time: datetime | None = None,
+) -> str:
+    """After the first step (a password; or a provider's login, federation/, with its `amr` and `auth_time`): the
+    token of the second step, bound to the account as it is now."""
+    claims: dict[str, Any] = {
+        "sub": str(user.id),
+        "stamp": user.security_stamp,
+        "amr": amr or ["pwd"],
+        "auth_time": _iso(auth_time or utcnow()),
+    }
     if family is not None:
         claims["fam"] = family
     if known_device:  # the login it completes is from a known device: no new-device notice (activity/notices.py)

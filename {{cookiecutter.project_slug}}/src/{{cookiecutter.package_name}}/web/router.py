@@ -23,6 +23,7 @@ from ..auth import service as auth_service
 from ..auth.devices import device_name
 from ..config import Settings
 from ..database import SessionDep
+from ..federation import service as federation_service
 from ..mfa import service as mfa_service
 from ..paseto import AuthPASETOException, PasetoConfig
 from ..passkeys import ceremonies as passkey_ceremonies
@@ -103,6 +104,13 @@ DASHBOARD_NOTICES = {
     "passkey_removed": "Passkey removed: it no longer logs in.",
     "passkey_not_found": "That passkey was removed already.",
     "passkey_name_invalid": "A passkey's name is 1 to 64 characters.",
+    # federation/: connecting and disconnecting a provider's identity
+    "identity_connected": "Connected: you can log in with that provider now.",
+    "identity_disconnected": "Disconnected: that provider no longer logs in to this account.",
+    "identity_in_use": "That identity is connected to another account here.",
+    "last_login_method": "That is the only way to log in to this account: set a password first (the reset link).",
+    "unknown_provider": "No such provider is configured here.",
+    "provider_unavailable": "The provider did not answer; try again later.",
 }
 LOGIN_AFTER = {"missing_token": "/login", "token_revoked": "/login?reason=revoked", "token_reused": "/login?reason=reused"}
 # docs/refresh-tokens.md, served at /guide in development: the dashboard links into it.
@@ -120,10 +128,14 @@ def render(request: Request, name: str, settings: Settings, status_code: int = 2
         "guide": _guide_available(settings),
         "docs": settings.docs_enabled,
         "passkeys": passkey_ceremonies.available(settings),  # the pages offer them (static/passkeys.js)
+        "providers": [(provider.name, provider.label or provider.name) for provider in settings.oidc_providers],
     }
-    return templates.TemplateResponse(
+    page = templates.TemplateResponse(
         request, name, {"app_name": settings.app_name, "cookies": cookies, "nav": nav, **context}, status_code=status_code
     )
+    if settings.oidc_providers:  # the providers' buttons lead to their origins (federation/)
+        page.headers["Content-Security-Policy"] = request.app.state.federation.page_policy()
+    return page
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -168,6 +180,8 @@ def dashboard_page(request: Request, settings: SettingsDep, session: SessionDep,
         recovery_codes_left=mfa_service.recovery_codes_left(session, account),
         recent_activity=[EventView.of(event, account.username) for event in activity_service.recent(session, account.id or 0)],
         passkeys=passkeys_service.passkeys_of(session, account),
+        identities=federation_service.identities(session, account.id or 0),
+        has_password=federation_service.has_password(session, account),
     )
 
 
