@@ -79,7 +79,7 @@ def test_bake_lint_and_run_the_project_suite(bake: Callable[..., Path], answers:
         env["TEST_DATABASE_URL"] = postgres_server()
     report = tmp_path / "junit.xml"
     coverage = ["--cov"] if not answers and python == "3.11" else []  # fails under the project's fail_under
-    # A time limit against a hang, not a speed test: on a busy machine a whole suite has taken 15 minutes.
+    # A time limit against a hang, not a speed test: on a busy machine, four suites at once each took over 15 minutes.
     uv(project, "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}", *coverage, env=env, timeout=2400)
     cases = ET.parse(report).getroot().iter("testcase")
     outcomes = [(case.get("classname", ""), [child.tag for child in case]) for case in cases]
