@@ -19,6 +19,37 @@ from cookiecutter.main import cookiecutter
 TEMPLATE = Path(__file__).resolve().parents[1]
 PREFIX = "PASETO_APP_"  # of the default package name
 
+# What a test costs, roughly (minutes of one core): the longest start first, so that the last ones to
+# finish are short. A project's full suite, then the tests that sync a project and run some of its checks.
+COSTS = {
+    "tests/test_bake.py::test_bake_lint_and_run_the_project_suite": 6,
+    "tests/test_cruft.py::": 2,
+    "tests/test_user_field.py::": 2,
+    "tests/test_forking.py::": 2,
+    "tests/test_container.py::test_the_dockerfiles_commands_build_and_start_the_app": 1,
+    "tests/test_readme.py::": 1,
+}
+
+
+def cost(item: pytest.Item) -> float:
+    found = [minutes for prefix, minutes in COSTS.items() if item.nodeid.startswith(prefix)]
+    coverage = "[defaults-local-sqlite-py3.11]" in item.nodeid  # the suite under coverage runs longer still
+    return (found[0] if found else 0) + coverage
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: xdist's `load` scheduling (pyproject.toml) hands tests out in this order."""
+    items.sort(key=cost, reverse=True)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """One bake more than cores: a project's suite spends part of its time waiting (its browser's timers,
+    servers and worker processes starting, PostgreSQL), which a third bake fills on two cores. Not two per
+    core: beside the other work of a busy machine, four suites at once took each past its time limit."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    return len(os.sched_getaffinity(0)) + 1
+
 
 @pytest.fixture
 def bake(tmp_path: Path) -> Callable[..., Path]:
@@ -48,8 +79,8 @@ def run(folder: Path, *command: str, env: dict[str, str] | None = None, timeout:
     return result
 
 
-def uv(project: Path, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run(project, shutil.which("uv") or "uv", "run", "--frozen", "--quiet", *command, env=env)
+def uv(project: Path, *command: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return run(project, shutil.which("uv") or "uv", "run", "--frozen", "--quiet", *command, env=env, timeout=timeout)
 
 
 def env_values(project: Path) -> dict[str, str]:
