@@ -169,6 +169,14 @@ class Settings(DatabaseSettings):
     smtp_security: Literal["none", "starttls", "tls"] = "starttls"
     smtp_timeout_seconds: float = Field(default=10, gt=0)
 
+    # Observability (observability/). Prometheus metrics: off unless a port is given; then every worker serves
+    # them there (on METRICS_HOST, loopback by default), never on the app's own port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # OpenTelemetry traces, exported over OTLP/HTTP to this collector (`http://collector:4318`): OpenTelemetry's own
+    # variable, read without the prefix. Unset: no tracing, and nothing of OpenTelemetry is imported.
+    otel_exporter_otlp_endpoint: AnyHttpUrl | None = Field(default=None, validation_alias="otel_exporter_otlp_endpoint")
+
     @model_validator(mode="before")
     @classmethod
     def _development_defaults(cls, values: Any) -> Any:

@@ -26,7 +26,7 @@ from .auth.listener import listener_for
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
-from .config import Settings
+from .config import ENV_PREFIX, Settings
 from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
 from .errors import document_refusals, error, refusals
 from .housekeeping import keep_tidy
@@ -35,6 +35,9 @@ from .mail import Mailer
 from .mfa.router import router as mfa_router
 from .middleware import EdgeMiddleware
 from .notes.router import router as notes_router
+from .observability import metrics
+from .observability.request_id import RequestIdMiddleware
+from .observability.tracing import start_tracing
 from .paseto import AuthPASETOException, bind_config
 from .resource_servers.router import router as resource_servers_router
 from .users.exceptions import UserError
@@ -120,6 +123,17 @@ def _check_ready(engine: Engine) -> None:
         raise DatabaseUnavailable("the database has no tables yet: run migrations") from None
 
 
+def serve_metrics(settings: Settings) -> metrics.MetricsServer | None:
+    """Serve the metrics on their own port (METRICS_PORT), if set; off the public one, so no proxy passes them on."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        return metrics.serve(settings.metrics_host, settings.metrics_port)
+    except OSError as error:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
+        raise RuntimeError(f"cannot serve metrics on {where} ({ENV_PREFIX}METRICS_HOST, {ENV_PREFIX}METRICS_PORT): {error}") from None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # the key comes from the environment
     configure_logging(settings.log_level, settings.log_format)
@@ -136,8 +150,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts=accounts,  # the same feed drops the snapshots of changed accounts
     )
 
+    if settings.metrics_port is not None:
+        metrics.start()
+        metrics.observe_pool(engine)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics_server = serve_metrics(settings)
         async with anyio.create_task_group() as background:
             # Revoked sessions are read before the first request, then kept up to date off the request path.
             await background.start(revoked.keep_in_sync)
@@ -153,6 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.start_soon(keep_tidy, engine, settings)
             yield
             background.cancel_scope.cancel()
+        if metrics_server is not None:
+            await anyio.to_thread.run_sync(metrics.stop, metrics_server)
+        if tracer_provider is not None:
+            await anyio.to_thread.run_sync(tracer_provider.shutdown)  # sends the spans not yet sent
         engine.dispose()
 
     docs = settings.docs_enabled
@@ -162,6 +185,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by web/ with pinned assets, when enabled
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        # FastAPI's own telemetry would trace through any global OpenTelemetry set-up, query strings (one-time
+        # links' tokens) and invalid input included: traces come from observability/tracing.py alone.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -191,6 +217,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )
+    # Observability (observability/): outside the edge, so its refusals are timed and carry a request ID too.
+    if metrics.enabled():
+        app.add_middleware(metrics.MetricsMiddleware)
+    tracer_provider, tag_span = None, None
+    if settings.otel_exporter_otlp_endpoint is not None:
+        tracer_provider, tag_span = start_tracing(app, engine, str(settings.otel_exporter_otlp_endpoint), "{{ cookiecutter.package_name }}")
+    app.add_middleware(RequestIdMiddleware, on_request_id=tag_span)
 
     # Routes are matched in the order they are added: the probes first, as a load balancer calls them most.
     @app.get("/health", tags=["meta"])

@@ -14,6 +14,7 @@ from ..database import as_utc, notify, utcnow
 from ..logs import security_event
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import InvalidMfaTokenError, MfaRequiredError
+from ..observability import metrics
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
 from ..paseto.tokens import decode_token
@@ -60,15 +61,16 @@ def log_in(
     An account with a second factor gets no session yet: MfaRequiredError carries the token of the second
     step (`complete_login`). A device token never skips it.
     """
-    user = users_service.check_password(session, settings, username, password, client, device_token)
-    if settings.require_verified_email and user.email_verified_at is None:
-        session.commit()  # the password was right: the attempt is given back, as for any success
-        raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
-    if user.mfa_enabled:
-        session.commit()
-        security_event("mfa_requested", user=user.username, client=client)
-        raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user), mfa_service.methods(session, user))
-    tokens = start_session(session, settings, auth, user, client, user_agent)
+    with metrics.outcomes("login"):  # success, or the refusal's code (mfa_required: the second step follows)
+        user = users_service.check_password(session, settings, username, password, client, device_token)
+        if settings.require_verified_email and user.email_verified_at is None:
+            session.commit()  # the password was right: the attempt is given back, as for any success
+            raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
+        if user.mfa_enabled:
+            session.commit()
+            security_event("mfa_requested", user=user.username, client=client)
+            raise MfaRequiredError(mfa_service.issue_mfa_token(settings, user), mfa_service.methods(session, user))
+        tokens = start_session(session, settings, auth, user, client, user_agent)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
@@ -84,13 +86,14 @@ def complete_login(
     recovery_code: str | None = None,
 ) -> IssuedTokens:
     """The second step: an mfa_token and a factor (a TOTP or a recovery code) for the session."""
-    pending = mfa_service.read_mfa_token(session, settings, mfa_token)
-    if pending.family is not None:
-        raise InvalidMfaTokenError()  # a re-authentication's token is no login
-    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
-    amr = sorted({*pending.amr, *proved, "mfa"})
-    auth_time = datetime.fromisoformat(pending.auth_time)
-    tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time)
+    with metrics.outcomes("login"):
+        pending = mfa_service.read_mfa_token(session, settings, mfa_token)
+        if pending.family is not None:
+            raise InvalidMfaTokenError()  # a re-authentication's token is no login
+        proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code)
+        amr = sorted({*pending.amr, *proved, "mfa"})
+        auth_time = datetime.fromisoformat(pending.auth_time)
+        tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time)
     return replace(tokens, device_token=users_service.issue_device_token(settings, pending.user))
 
 
@@ -234,6 +237,7 @@ def _refuse_refresh_token(session: Session, revoked: RevokedFamilies | None, cla
         raise SessionExpiredError()
     revoke_families(session, revoked, [row.id], reason="reuse")
     security_event("refresh_token_reused", warning=True, user=claims["sub"], family=row.id, client=client)
+    metrics.reuse_detected()
     raise TokenReusedError()
 
 
@@ -355,6 +359,7 @@ def revoke_families(session: Session, revoked: RevokedFamilies | None, family_id
         )
         notify(session, "family", family_ids)
     session.commit()
+    metrics.sessions_revoked(reason, len(family_ids))
     if revoked is not None:
         revoked.add(*family_ids)
 
