@@ -218,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )
     # Observability (observability/): outside the edge, so its refusals are timed and carry a request ID too.
-    if metrics.enabled():
+    if settings.metrics_port is not None:
         app.add_middleware(metrics.MetricsMiddleware)
     tracer_provider, tag_span = None, None
     if settings.otel_exporter_otlp_endpoint is not None:

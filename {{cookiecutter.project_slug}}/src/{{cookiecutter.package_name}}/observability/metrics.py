@@ -244,10 +244,13 @@ def observe_pool(engine: Engine) -> None:
     metrics.pool_size.inc(pool.size())
 
     def lent(*_: Any) -> None:
-        metrics.pool_in_use.set(pool.checkedout())
+        metrics.pool_in_use.inc()
+
+    def returned(*_: Any) -> None:  # invalidated connections too: the pool counts them back in the same way
+        metrics.pool_in_use.dec()
 
     event.listen(engine, "checkout", lent)
-    event.listen(engine, "checkin", lent)
+    event.listen(engine, "checkin", returned)
     connect = pool.connect
 
     def connect_counting_waits() -> Any:
