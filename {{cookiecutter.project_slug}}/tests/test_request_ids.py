@@ -25,7 +25,7 @@ def test_a_sane_request_id_is_answered_back(client: TestClient) -> None:
     ids=["empty", "space", "too-long", "not-ascii", "control", "delete"],
 )
 def test_any_other_is_replaced_by_a_fresh_one(client: TestClient, sent: bytes) -> None:
-    response = client.get("/health", headers={"X-Request-ID": sent})  # type: ignore[dict-item]
+    response = client.get("/health", headers={b"X-Request-ID": sent})
     assert GENERATED.fullmatch(response.headers["x-request-id"]), response.headers["x-request-id"]
 
 
@@ -54,7 +54,9 @@ def test_every_log_line_of_a_request_ends_with_its_id(
     assert failed.endswith(" request_id=login-bad"), failed
 
 
-def test_json_lines_carry_it_as_a_field(make_client: Callable[..., TestClient], user: dict[str, str], capfd: pytest.CaptureFixture[str]) -> None:
+def test_json_lines_carry_it_as_a_field(
+    make_client: Callable[..., TestClient], user: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
     client = make_client(log_format="json")
     capfd.readouterr()
     client.post("/login", json={"username": "alice", "password": PASSWORD}, headers={"X-Request-ID": "json-login"})
