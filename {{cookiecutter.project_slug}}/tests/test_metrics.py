@@ -7,6 +7,7 @@ of the test process count too, so these tests compare counts before and after wh
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from sqlmodel import Session
 
 from {{ cookiecutter.package_name }}.config import ENV_PREFIX
 from {{ cookiecutter.package_name }}.database import make_engine
+from {{ cookiecutter.package_name }}.main import create_app
 from {{ cookiecutter.package_name }}.observability.metrics import NAMESPACE
 from {{ cookiecutter.package_name }}.users import service as users_service
 
@@ -56,6 +58,16 @@ def test_off_by_default_and_never_on_the_public_port(make_client: Callable[..., 
     client = make_client(metrics_port=port)
     assert client.get("/metrics").status_code == 404  # the public port has no such route, whoever asks
     assert f"{NAMESPACE}_logins_total" in scrape(f"http://127.0.0.1:{port}")
+
+
+def test_a_taken_metrics_port_stops_the_start_naming_the_setting(database_url: str) -> None:
+    create_tables(database_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        app = create_app(make_settings(database_url, metrics_port=taken.getsockname()[1]))
+        with pytest.raises(RuntimeError, match=f"{ENV_PREFIX}METRICS_PORT"), TestClient(app):
+            pass
 
 
 def test_outcomes_are_counted_with_bounded_labels(make_client: Callable[..., TestClient], tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from sqlalchemy import Engine, event
 from sqlalchemy.pool import QueuePool
@@ -300,7 +300,6 @@ class _QuietHandler(WSGIRequestHandler):
 class MetricsServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
-    allow_reuse_port = True  # every worker listens; each scrape reaches one, which reads every worker's files
 
 
 class MetricsServerIPv6(MetricsServer):
@@ -316,7 +315,17 @@ def serve(host: str, port: int) -> MetricsServer:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     server_class = MetricsServerIPv6 if ":" in host else MetricsServer
-    server = make_server(host, port, make_wsgi_app(registry), server_class, handler_class=_QuietHandler)
+    server = server_class((host, port), _QuietHandler, bind_and_activate=False)
+    # The workers of one run all listen (SO_REUSEPORT), and each scrape reaches one, which reads every worker's
+    # files; a single process keeps the port to itself, so that another server already on it is an error.
+    server.allow_reuse_port = MULTIPROC_VARIABLE in os.environ
+    try:
+        server.server_bind()
+        server.server_activate()
+    except OSError:
+        server.server_close()
+        raise
+    server.set_app(make_wsgi_app(registry))
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     logger.info("metrics on http://%s:%d/metrics", f"[{host}]" if ":" in host else host, port)
     return server
