@@ -171,10 +171,10 @@ def test_both_workers_are_counted_and_prometheus_scrapes_them(two_workers_with_m
     try:
         (_, here), (_, there) = connections.items()
         tokens = here.post("/login", json={"username": "user0", "password": PASSWORD}).json()
+        traced = there.get("/protected", headers={**bearer(tokens["access_token"]), "X-Request-ID": "access-line-1"})
+        assert (traced.status_code, traced.headers["x-request-id"]) == (200, "access-line-1")
         assert there.post("/refresh", headers=bearer(tokens["refresh_token"])).status_code == 200
         assert here.post("/refresh", headers=bearer(tokens["refresh_token"])).json()["code"] == "token_reused"
-        traced = there.get("/protected", headers={**bearer(tokens["access_token"]), "X-Request-ID": "access-line-1"})
-        assert traced.headers["x-request-id"] == "access-line-1"
         assert here.get("/metrics").status_code == 404  # not on the public port
     finally:
         for connection in connections.values():
