@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, Request
@@ -47,6 +47,9 @@ from .users.snapshots import UserSnapshots
 from .web.forms import router as web_forms
 from .web.router import router as web_router
 from .web.router import static_files
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider  # imported only when tracing is on (observability/tracing.py)
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_UNAVAILABLE = "5"  # seconds: about one connect timeout
@@ -123,15 +126,24 @@ def _check_ready(engine: Engine) -> None:
         raise DatabaseUnavailable("the database has no tables yet: run migrations") from None
 
 
-def serve_metrics(settings: Settings) -> metrics.MetricsServer | None:
-    """Serve the metrics on their own port (METRICS_PORT), if set; off the public one, so no proxy passes them on."""
-    if settings.metrics_port is None:
-        return None
+@asynccontextmanager
+async def observing(settings: Settings, tracer_provider: "TracerProvider | None") -> AsyncIterator[None]:
+    """While the app runs: the metrics on their own port (METRICS_PORT, if set; off the public one, so no proxy
+    passes them on). After: the port closed, and the spans not yet sent sent."""
+    metrics_server = None
+    if settings.metrics_port is not None:
+        try:
+            metrics_server = metrics.serve(settings.metrics_host, settings.metrics_port)
+        except OSError as error:
+            where = f"{settings.metrics_host}:{settings.metrics_port}"
+            raise RuntimeError(f"cannot serve metrics on {where} ({ENV_PREFIX}METRICS_HOST, {ENV_PREFIX}METRICS_PORT): {error}") from None
     try:
-        return metrics.serve(settings.metrics_host, settings.metrics_port)
-    except OSError as error:
-        where = f"{settings.metrics_host}:{settings.metrics_port}"
-        raise RuntimeError(f"cannot serve metrics on {where} ({ENV_PREFIX}METRICS_HOST, {ENV_PREFIX}METRICS_PORT): {error}") from None
+        yield
+    finally:
+        if metrics_server is not None:
+            await anyio.to_thread.run_sync(metrics.stop, metrics_server)
+        if tracer_provider is not None:
+            await anyio.to_thread.run_sync(tracer_provider.shutdown)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -156,8 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        metrics_server = serve_metrics(settings)
-        async with anyio.create_task_group() as background:
+        async with observing(settings, tracer_provider), anyio.create_task_group() as background:
             # Revoked sessions are read before the first request, then kept up to date off the request path.
             await background.start(revoked.keep_in_sync)
             if hung_queries:
@@ -172,10 +183,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 background.start_soon(keep_tidy, engine, settings)
             yield
             background.cancel_scope.cancel()
-        if metrics_server is not None:
-            await anyio.to_thread.run_sync(metrics.stop, metrics_server)
-        if tracer_provider is not None:
-            await anyio.to_thread.run_sync(tracer_provider.shutdown)  # sends the spans not yet sent
         engine.dispose()
 
     docs = settings.docs_enabled
