@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Run every test of the template on a fresh Debian/Ubuntu machine with Python >= 3.11:
 # bakes every option combination and runs each generated project's suite, browser tests included.
-# Installs what it needs: uv and the linters (pip), Chromium (apt) when no browser is present, PostgreSQL
-# (apt) when its server programs are missing, Node.js and npm (apt) for the federation tests, and starts a
-# PostgreSQL server when none runs.
+# Installs what it needs: uv and the linters (pip), Chromium (apt) when no browser is present, Prometheus (apt),
+# PostgreSQL (apt) when its server programs are missing, Node.js and npm (apt) for the federation tests, and
+# starts a PostgreSQL server when none runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -18,6 +18,13 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null 
   echo "test.sh: installing Chromium from the OS packages"
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
+
+# The generated projects' metrics test runs a real Prometheus server and promtool.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+  echo "test.sh: installing Prometheus from the OS packages"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus
 fi
 
 # The PostgreSQL projects' outage test starts a server of its own: it needs the server programs.

@@ -30,6 +30,10 @@ IMPORT_NAMES = {
     "pydantic[email]": ["pydantic", "email_validator"],
     "psycopg[binary]": ["psycopg", "psycopg_binary"],
     "uvicorn[standard]": ["uvicorn", "uvloop", "httptools"],
+    "opentelemetry-sdk": ["opentelemetry"],  # one namespace package for every opentelemetry-* distribution
+    "opentelemetry-exporter-otlp-proto-http": ["opentelemetry"],
+    "opentelemetry-instrumentation-fastapi": ["opentelemetry"],
+    "opentelemetry-instrumentation-sqlalchemy": ["opentelemetry"],
 }
 
 

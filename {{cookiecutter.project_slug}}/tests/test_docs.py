@@ -24,7 +24,8 @@ def documents() -> dict[str, str]:
 
 def bare_settings(text: str) -> list[str]:
     """Each setting named without the prefix, as `NAME (line N)`."""
-    settings = {name.upper() for name in Settings.model_fields}
+    # A setting read under a standard name of its own (OTEL_EXPORTER_OTLP_ENDPOINT) is written as it is read.
+    settings = {name.upper() for name, field in Settings.model_fields.items() if field.validation_alias is None}
     return [f"{found[0]} (line {text.count(chr(10), 0, found.start()) + 1})" for found in UPPER_NAME.finditer(text) if found[0] in settings]
 
 

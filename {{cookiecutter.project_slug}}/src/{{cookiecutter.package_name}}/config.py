@@ -208,6 +208,13 @@ class Settings(DatabaseSettings):
     # allowed with a provider when checking its ID tokens' times (seconds).
     oidc_providers: list[OidcProvider] = []
     oidc_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Observability (observability/). Prometheus metrics: off unless a port is given; then every worker serves
+    # them there (on METRICS_HOST, loopback by default), never on the app's own port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # OpenTelemetry traces, exported over OTLP/HTTP to this collector (`http://collector:4318`): OpenTelemetry's own
+    # variable, read without the prefix. Unset: no tracing, and nothing of OpenTelemetry is imported.
+    otel_exporter_otlp_endpoint: AnyHttpUrl | None = Field(default=None, validation_alias="otel_exporter_otlp_endpoint")
 
     @model_validator(mode="before")
     @classmethod

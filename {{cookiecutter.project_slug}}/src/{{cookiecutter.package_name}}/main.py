@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI, Request
@@ -28,7 +28,7 @@ from .auth.listener import listener_for
 from .auth.models import TokenFamily
 from .auth.revocation import RevokedFamilies
 from .auth.router import router as auth_router
-from .config import Settings
+from .config import ENV_PREFIX, Settings
 from .database import UNAVAILABLE_ERRORS, DatabaseUnavailable, HungQueryGuard, describe_failure, make_engine
 from .errors import document_refusals, error, refusals
 from .federation import router as federation
@@ -39,6 +39,9 @@ from .mail import Mailer
 from .mfa.router import router as mfa_router
 from .middleware import EdgeMiddleware
 from .notes.router import router as notes_router
+from .observability import metrics
+from .observability.request_id import RequestIdMiddleware
+from .observability.tracing import start_tracing
 from .paseto import AuthPASETOException, bind_config
 from .passkeys.router import router as passkeys_router
 from .resource_servers.router import router as resource_servers_router
@@ -49,6 +52,9 @@ from .users.snapshots import UserSnapshots
 from .web.forms import router as web_forms
 from .web.router import router as web_router
 from .web.router import static_files
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider  # imported only when tracing is on (observability/tracing.py)
 
 logger = logging.getLogger(__name__)
 RETRY_AFTER_UNAVAILABLE = "5"  # seconds: about one connect timeout
@@ -125,6 +131,26 @@ def _check_ready(engine: Engine) -> None:
         raise DatabaseUnavailable("the database has no tables yet: run migrations") from None
 
 
+@asynccontextmanager
+async def observing(settings: Settings, tracer_provider: "TracerProvider | None") -> AsyncIterator[None]:
+    """While the app runs: the metrics on their own port (METRICS_PORT, if set; off the public one, so no proxy
+    passes them on). After: the port closed, and the spans not yet sent sent."""
+    metrics_server = None
+    if settings.metrics_port is not None:
+        try:
+            metrics_server = metrics.serve(settings.metrics_host, settings.metrics_port)
+        except OSError as error:
+            where = f"{settings.metrics_host}:{settings.metrics_port}"
+            raise RuntimeError(f"cannot serve metrics on {where} ({ENV_PREFIX}METRICS_HOST, {ENV_PREFIX}METRICS_PORT): {error}") from None
+    try:
+        yield
+    finally:
+        if metrics_server is not None:
+            await anyio.to_thread.run_sync(metrics.stop, metrics_server)
+        if tracer_provider is not None:
+            await anyio.to_thread.run_sync(tracer_provider.shutdown)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()  # the key comes from the environment
     configure_logging(settings.log_level, settings.log_format)
@@ -141,9 +167,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts=accounts,  # the same feed drops the snapshots of changed accounts
     )
 
+    if settings.metrics_port is not None:
+        metrics.start()
+        metrics.observe_pool(engine)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with anyio.create_task_group() as background:
+        async with observing(settings, tracer_provider), anyio.create_task_group() as background:
             # Revoked sessions are read before the first request, then kept up to date off the request path.
             await background.start(revoked.keep_in_sync)
             if hung_queries:
@@ -168,6 +198,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by web/ with pinned assets, when enabled
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
+        # FastAPI's own telemetry would trace through any global OpenTelemetry set-up, query strings (one-time
+        # links' tokens) and invalid input included: traces come from observability/tracing.py alone.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -198,6 +231,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         EdgeMiddleware, trusted_hosts=settings.trusted_hosts, max_body_bytes=settings.request_max_bytes, hsts=settings.cookie_secure
     )
+    # Observability (observability/): outside the edge, so its refusals are timed and carry a request ID too.
+    if settings.metrics_port is not None:
+        app.add_middleware(metrics.MetricsMiddleware)
+    tracer_provider, tag_span = None, None
+    if settings.otel_exporter_otlp_endpoint is not None:
+        tracer_provider, tag_span = start_tracing(app, engine, str(settings.otel_exporter_otlp_endpoint), "{{ cookiecutter.package_name }}")
+    app.add_middleware(RequestIdMiddleware, on_request_id=tag_span)
 
     # Routes are matched in the order they are added: the probes first, as a load balancer calls them most.
     @app.get("/health", tags=["meta"])

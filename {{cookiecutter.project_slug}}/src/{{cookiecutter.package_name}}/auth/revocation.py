@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from ..database import UNAVAILABLE_ERRORS, DatabaseUnavailable, as_utc, describe_failure, utcnow
+from ..observability import metrics
 from ..users.models import User
 from ..users.snapshots import UserSnapshots
 from .models import TokenFamily
@@ -126,6 +127,7 @@ class RevokedFamilies:
         try:
             await anyio.to_thread.run_sync(self.sync)
         except Exception as error:
+            metrics.revocation_feed_lag(time.monotonic() - self._synced_at)
             if not self._failing:
                 if isinstance(error, UNAVAILABLE_ERRORS):
                     cause = describe_failure(self._engine.url.render_as_string(), error)
@@ -134,6 +136,7 @@ class RevokedFamilies:
                     logger.exception("reading revoked sessions failed")
             self._failing = True
             return
+        metrics.revocation_feed_lag(time.monotonic() - self._synced_at)
         if self._failing:
             logger.warning("revoked sessions are read from the database again")
         self._failing = False

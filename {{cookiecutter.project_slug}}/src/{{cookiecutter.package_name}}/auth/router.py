@@ -17,6 +17,7 @@ from ..errors import refusals
 from ..mail import MailerDep
 from ..mfa import notices
 from ..mfa.schemas import SecondFactor
+from ..observability import metrics
 from ..paseto import AuthPASETO
 from ..users.dependencies import (
     AccessClaims,
@@ -191,9 +192,10 @@ def refresh(
     session: SessionDep, settings: SettingsDep, auth: Authorize, revoked: RevokedDep, client: ClientAddress, agent: UserAgent
 ) -> TokenPair | Response:
     """Spend a refresh token: a new non-fresh access token and a new refresh token. Reuse revokes the session."""
-    auth.paseto_required(refresh_token=True)
-    claims = auth.get_token_payload() or {}
-    tokens = service.rotate(session, auth, revoked, claims, client, user_agent=agent, grace_seconds=settings.refresh_grace_seconds)
+    with metrics.outcomes("refresh"):  # success, or the refusal's code (token_reused, token_expired...)
+        auth.paseto_required(refresh_token=True)
+        claims = auth.get_token_payload() or {}
+        tokens = service.rotate(session, auth, revoked, claims, client, user_agent=agent, grace_seconds=settings.refresh_grace_seconds)
     if auth.token_source == "cookies":
         response = Response(status_code=status.HTTP_204_NO_CONTENT)
         auth.set_access_cookies(tokens.access_token, response)

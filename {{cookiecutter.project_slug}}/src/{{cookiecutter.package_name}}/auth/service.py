@@ -17,6 +17,7 @@ from ..database import as_utc, notify, utcnow
 from ..logs import security_event
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import InvalidMfaTokenError, MfaRequiredError
+from ..observability import metrics
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import RevokedTokenError
 from ..paseto.tokens import decode_token
@@ -66,16 +67,17 @@ def log_in(
     An account with a second factor gets no session yet: MfaRequiredError carries the token of the second
     step (`complete_login`). A device token never skips it.
     """
-    user, known = users_service.check_login(session, settings, username, password, client, device_token, user_agent=user_agent)
-    if settings.require_verified_email and user.email_verified_at is None:
-        session.commit()  # the password was right: the attempt is given back, as for any success
-        raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
-    if user.mfa_enabled:
-        activity.record(session, EventType.MFA_REQUESTED, user.username, client, user_agent=user_agent)
-        session.commit()
-        mfa_token = mfa_service.issue_mfa_token(settings, user, known_device=known)
-        raise MfaRequiredError(mfa_token, mfa_service.methods(session, user))
-    tokens = start_session(session, settings, auth, user, client, user_agent, new_device=not known)
+    with metrics.outcomes("login"):  # success, or the refusal's code (mfa_required: the second step follows)
+        user, known = users_service.check_login(session, settings, username, password, client, device_token, user_agent=user_agent)
+        if settings.require_verified_email and user.email_verified_at is None:
+            session.commit()  # the password was right: the attempt is given back, as for any success
+            raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
+        if user.mfa_enabled:
+            activity.record(session, EventType.MFA_REQUESTED, user.username, client, user_agent=user_agent)
+            session.commit()
+            mfa_token = mfa_service.issue_mfa_token(settings, user, known_device=known)
+            raise MfaRequiredError(mfa_token, mfa_service.methods(session, user))
+        tokens = start_session(session, settings, auth, user, client, user_agent, new_device=not known)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
@@ -92,14 +94,17 @@ def complete_login(
     passkey: dict[str, Any] | None = None,
 ) -> IssuedTokens:
     """The second step: an mfa_token and a factor (a TOTP code, a recovery code or a passkey) for the session."""
-    pending = mfa_service.read_mfa_token(session, settings, mfa_token)
-    if pending.family is not None:
-        raise InvalidMfaTokenError()  # a re-authentication's token is no login
-    proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code, passkey=passkey)
-    amr = sorted({*pending.amr, *proved, "mfa"})
-    auth_time = datetime.fromisoformat(pending.auth_time)
-    new_device = not pending.known_device
-    tokens = start_session(session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time, new_device=new_device)
+    with metrics.outcomes("login"):
+        pending = mfa_service.read_mfa_token(session, settings, mfa_token)
+        if pending.family is not None:
+            raise InvalidMfaTokenError()  # a re-authentication's token is no login
+        proved = mfa_service.prove(session, settings, pending, client, code=code, recovery_code=recovery_code, passkey=passkey)
+        amr = sorted({*pending.amr, *proved, "mfa"})
+        auth_time = datetime.fromisoformat(pending.auth_time)
+        new_device = not pending.known_device
+        tokens = start_session(
+            session, settings, auth, pending.user, client, user_agent, amr=amr, auth_time=auth_time, new_device=new_device
+        )
     return replace(tokens, device_token=users_service.issue_device_token(settings, pending.user))
 
 
@@ -109,27 +114,28 @@ def log_in_with_passkey(
     """A passwordless login: a passkey that verified its user is two factors at once (the device, and the PIN or
     biometric that unlocked it), so the session starts with `mfa`. Failures count against the client's address
     as wrong passwords do (users/throttle.py); a success gives its attempt back."""
-    limit = throttle.Limit(
-        f"address:{throttle.address_group(client)}", settings.login_address_free_failures, settings.login_max_lockout_seconds
-    )
-    reservation = throttle.reserve(session, [limit], settings.login_failure_window_seconds)
-    session.commit()
-    try:
-        passkey = passkey_ceremonies.verify_assertion(session, settings, credential, "login", client=client)
-    except AuthPASETOException:
-        session.rollback()
-        security_event("login_failed", method="passkey", client=client)
-        raise
-    user = session.get(User, passkey.user_id)
-    if user is None or not user.is_active:
-        session.rollback()
-        raise InvalidCredentialsError()
-    throttle.release(session, reservation)
-    session.commit()
-    if settings.require_verified_email and user.email_verified_at is None:
-        raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
-    amr = sorted({passkey_ceremonies.amr_of(passkey), "user", "mfa"})
-    tokens = start_session(session, settings, auth, user, client, user_agent, amr=amr)
+    with metrics.outcomes("login"):
+        limit = throttle.Limit(
+            f"address:{throttle.address_group(client)}", settings.login_address_free_failures, settings.login_max_lockout_seconds
+        )
+        reservation = throttle.reserve(session, [limit], settings.login_failure_window_seconds)
+        session.commit()
+        try:
+            passkey = passkey_ceremonies.verify_assertion(session, settings, credential, "login", client=client)
+        except AuthPASETOException:
+            session.rollback()
+            security_event("login_failed", method="passkey", client=client)
+            raise
+        user = session.get(User, passkey.user_id)
+        if user is None or not user.is_active:
+            session.rollback()
+            raise InvalidCredentialsError()
+        throttle.release(session, reservation)
+        session.commit()
+        if settings.require_verified_email and user.email_verified_at is None:
+            raise UserError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
+        amr = sorted({passkey_ceremonies.amr_of(passkey), "user", "mfa"})
+        tokens = start_session(session, settings, auth, user, client, user_agent, amr=amr)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 
@@ -279,6 +285,7 @@ def _refuse_refresh_token(session: Session, revoked: RevokedFamilies | None, cla
     reused = EventType.REFRESH_TOKEN_REUSED
     activity.record(session, reused, claims["sub"], client, actor=activity.ANONYMOUS, warning=True, family=row.id)
     revoke_families(session, revoked, [row.id], reason="reuse")
+    metrics.reuse_detected()
     raise TokenReusedError()
 
 
@@ -403,6 +410,7 @@ def revoke_families(session: Session, revoked: RevokedFamilies | None, family_id
         )
         notify(session, "family", family_ids)
     session.commit()
+    metrics.sessions_revoked(reason, len(family_ids))
     if revoked is not None:
         revoked.add(*family_ids)
 

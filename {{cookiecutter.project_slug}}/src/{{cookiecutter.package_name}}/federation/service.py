@@ -31,6 +31,7 @@ from ..logs import security_event
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import MfaRequiredError
 from ..middleware import PAGE_POLICY
+from ..observability import metrics
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..passkeys import service as passkeys_service
 from ..users import service as users_service
@@ -196,26 +197,27 @@ def log_in(
 ) -> auth_service.IssuedTokens:
     """Our session for a known identity's account; MfaRequiredError for one with a second factor (the provider's
     login is the first step); FederationError with `no_account` when no account is linked to the identity."""
-    linked = find_identity(session, identity.provider, identity.subject)
-    user = session.get(User, linked.user_id) if linked is not None else None
-    if linked is None or user is None:
-        raise FederationError(404, "no_account", "No account here is connected to that identity")
-    if not user.is_active:
-        raise FederationError(403, "account_inactive", "This account is not active")
-    if settings.require_verified_email and user.email_verified_at is None:
-        raise FederationError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
-    linked.last_login_at, linked.email = utcnow(), identity.email
-    session.add(linked)
-    session.commit()
-    amr, auth_time = proof(identity)
-    if user.mfa_enabled:
-        activity.record(session, EventType.MFA_REQUESTED, user.username, client, user_agent=user_agent, provider=identity.provider)
+    with metrics.outcomes("login"):
+        linked = find_identity(session, identity.provider, identity.subject)
+        user = session.get(User, linked.user_id) if linked is not None else None
+        if linked is None or user is None:
+            raise FederationError(404, "no_account", "No account here is connected to that identity")
+        if not user.is_active:
+            raise FederationError(403, "account_inactive", "This account is not active")
+        if settings.require_verified_email and user.email_verified_at is None:
+            raise FederationError(403, "email_unverified", "Verify your e-mail address first: the link is in the mail we sent")
+        linked.last_login_at, linked.email = utcnow(), identity.email
+        session.add(linked)
         session.commit()
-        raise MfaRequiredError(
-            mfa_service.issue_mfa_token(settings, user, amr=amr, auth_time=auth_time), mfa_service.methods(session, user)
-        )
-    tokens = auth_service.start_session(session, settings, auth, user, client, user_agent, amr=amr, auth_time=auth_time)
-    security_event("federated_login", user=user.username, provider=identity.provider, client=client)
+        amr, auth_time = proof(identity)
+        if user.mfa_enabled:
+            activity.record(session, EventType.MFA_REQUESTED, user.username, client, user_agent=user_agent, provider=identity.provider)
+            session.commit()
+            raise MfaRequiredError(
+                mfa_service.issue_mfa_token(settings, user, amr=amr, auth_time=auth_time), mfa_service.methods(session, user)
+            )
+        tokens = auth_service.start_session(session, settings, auth, user, client, user_agent, amr=amr, auth_time=auth_time)
+        security_event("federated_login", user=user.username, provider=identity.provider, client=client)
     return replace(tokens, device_token=users_service.issue_device_token(settings, user))
 
 

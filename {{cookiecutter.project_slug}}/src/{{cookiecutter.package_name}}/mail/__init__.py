@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from ..config import Settings
 from ..errors import refuses
+from ..observability import metrics
 from ..users.exceptions import UserError
 
 __all__ = ["AvailableMailer", "Mailer", "MailerDep", "Message", "compose"]
@@ -83,8 +84,10 @@ class Mailer:
             self.deliver(message)
         except DELIVERY_ERRORS as error:
             logger.error("could not send the mail %r to %s: %s", message.subject, message.to, error)
+            metrics.mail(sent=False)
             return
         logger.info("mail %r sent to %s", message.subject, message.to)
+        metrics.mail(sent=True)
 
     def deliver(self, message: Message) -> None:
         """Deliver now, raising what went wrong (DELIVERY_ERRORS)."""

@@ -13,6 +13,7 @@ from functools import cache
 from passlib.context import CryptContext
 
 from ..config import Settings
+from ..observability import metrics
 from .exceptions import TooManyAttemptsError
 
 
@@ -43,9 +44,11 @@ class HashingGate:
             holders.append((("account", device_account), self._per_account))
         with self._lock:
             if any(self._busy.get(key, 0) >= bound for key, bound in holders) or not free.acquire(blocking=False):
+                metrics.hash_refused()
                 raise TooManyAttemptsError(1)
             for key, _ in holders:
                 self._busy[key] = self._busy.get(key, 0) + 1
+        metrics.hashing(device_account is not None, +1)
         try:
             yield
         finally:
@@ -55,6 +58,7 @@ class HashingGate:
                     if not self._busy[key]:
                         del self._busy[key]
                 free.release()
+            metrics.hashing(device_account is not None, -1)
 
 
 class PasswordHasher:

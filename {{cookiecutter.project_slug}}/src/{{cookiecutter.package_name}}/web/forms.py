@@ -31,6 +31,7 @@ from ..mfa import notices
 from ..mfa import service as mfa_service
 from ..mfa.exceptions import InvalidCodeError, InvalidMfaTokenError, MfaRequiredError
 from ..mfa.schemas import SecondFactor
+from ..observability import metrics
 from ..paseto import AuthPASETO, AuthPASETOException
 from ..paseto.exceptions import CSRFError, InvalidLinkError, RevokedTokenError
 from ..passkeys import service as passkeys_service
@@ -237,9 +238,11 @@ def refresh(
 ) -> Response:
     """The dashboard's "continue" button once the access token has expired: spend the refresh token."""
     try:
-        auth.paseto_required(refresh_token=True, csrf_token=csrf)
-        claims = auth.get_token_payload() or {}
-        tokens = auth_service.rotate(session, auth, revoked, claims, client, user_agent=agent, grace_seconds=settings.refresh_grace_seconds)
+        with metrics.outcomes("refresh"):
+            auth.paseto_required(refresh_token=True, csrf_token=csrf)
+            claims = auth.get_token_payload() or {}
+            grace = settings.refresh_grace_seconds
+            tokens = auth_service.rotate(session, auth, revoked, claims, client, user_agent=agent, grace_seconds=grace)
     except CSRFError:
         return redirect("/")  # a page older than the last refresh: show the current one
     except AuthPASETOException as refused:
