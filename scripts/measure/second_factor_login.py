@@ -20,7 +20,6 @@ from typing import Any
 import httpx2
 import pyotp
 import pyseto
-
 from common import (
     PASSWORD,
     Server,
@@ -98,7 +97,9 @@ def main() -> None:
                 options = client.post("/passkeys/register/options", headers=bearer(fresh)).json()
                 authenticators[name] = SoftwareAuthenticator(origin=origin)
                 credential = authenticators[name].create(options)
-                client.post("/passkeys/register", headers=bearer(fresh), json={"credential": credential, "name": "Laptop"}).raise_for_status()
+                client.post(
+                    "/passkeys/register", headers=bearer(fresh), json={"credential": credential, "name": "Laptop"}
+                ).raise_for_status()
 
             def passkey_second_step(name: str) -> httpx2.Response:
                 first = client.post("/login", json={"username": name, "password": PASSWORD}).json()
@@ -142,7 +143,9 @@ def main() -> None:
                 started = time.perf_counter()
                 first = client.post("/login", json={"username": name, "password": PASSWORD})
                 middle = time.perf_counter()
-                second = client.post("/login/mfa", json={"mfa_token": first.json()["mfa_token"], "code": pyotp.TOTP(secrets_by_name[name]).now()})
+                second = client.post(
+                    "/login/mfa", json={"mfa_token": first.json()["mfa_token"], "code": pyotp.TOTP(secrets_by_name[name]).now()}
+                )
                 second.raise_for_status()
                 first_ms.append((middle - started) * 1000)
                 second_ms.append((time.perf_counter() - middle) * 1000)
@@ -152,10 +155,12 @@ def main() -> None:
                 "",
                 "### Login latency, same run, interleaved (one worker, production argon2id, PostgreSQL)",
                 "",
-                f"- no second factor (`POST /login`): p50 {percentile(plain_ms, 0.5):.1f} ms, p95 {percentile(plain_ms, 0.95):.1f} ms (n={count})",
+                f"- no second factor (`POST /login`): p50 {percentile(plain_ms, 0.5):.1f} ms, "
+                f"p95 {percentile(plain_ms, 0.95):.1f} ms (n={count})",
                 f"- TOTP, both steps: p50 {percentile(totals, 0.5):.1f} ms, p95 {percentile(totals, 0.95):.1f} ms "
                 f"(password step p50 {percentile(first_ms, 0.5):.1f} ms, `/login/mfa` p50 {percentile(second_ms, 0.5):.1f} ms)",
-                f"- password, then a passkey (3 requests): p50 {percentile(passkey_step_ms, 0.5):.1f} ms, p95 {percentile(passkey_step_ms, 0.95):.1f} ms",
+                f"- password, then a passkey (3 requests): p50 {percentile(passkey_step_ms, 0.5):.1f} ms, "
+                f"p95 {percentile(passkey_step_ms, 0.95):.1f} ms",
                 f"- a passkey alone (2 requests, no password hashed): p50 {percentile(passwordless_ms, 0.5):.1f} ms, "
                 f"p95 {percentile(passwordless_ms, 0.95):.1f} ms",
                 "",
@@ -201,12 +206,24 @@ def main() -> None:
             def mfa_token(user: str) -> str:
                 return str(client.post("/login", json={"username": user, "password": PASSWORD}).json()["mfa_token"])
 
-            refusal("`/login/mfa` with the code just accepted (same step)", client.post("/login/mfa", json={"mfa_token": mfa_token(name), "code": totp.now()}))
-            refusal("`/login/mfa` with a wrong code", client.post("/login/mfa", json={"mfa_token": mfa_token(name), "code": "000000" if totp.now() != "000000" else "111111"}))
-            refusal("`/login/mfa` with a code of 3 steps ago", client.post("/login/mfa", json={"mfa_token": mfa_token(name), "code": totp.at(time.time() - 90)}))
+            refusal(
+                "`/login/mfa` with the code just accepted (same step)",
+                client.post("/login/mfa", json={"mfa_token": mfa_token(name), "code": totp.now()}),
+            )
+            refusal(
+                "`/login/mfa` with a wrong code",
+                client.post("/login/mfa", json={"mfa_token": mfa_token(name), "code": "000000" if totp.now() != "000000" else "111111"}),
+            )
+            refusal(
+                "`/login/mfa` with a code of 3 steps ago",
+                client.post("/login/mfa", json={"mfa_token": mfa_token(name), "code": totp.at(time.time() - 90)}),
+            )
             spare = recovery[name][0]
             client.post("/login/mfa", json={"mfa_token": mfa_token(name), "recovery_code": spare}).raise_for_status()
-            refusal("`/login/mfa` with a recovery code already used", client.post("/login/mfa", json={"mfa_token": mfa_token(name), "recovery_code": spare}))
+            refusal(
+                "`/login/mfa` with a recovery code already used",
+                client.post("/login/mfa", json={"mfa_token": mfa_token(name), "recovery_code": spare}),
+            )
             token = mfa_token(name)
             refusal("the `mfa_token` as a bearer token on `/protected`", client.get("/protected", headers=bearer(token)))
             refusal("the `mfa_token` as a refresh token on `/refresh`", client.post("/refresh", headers=bearer(token)))
@@ -214,13 +231,23 @@ def main() -> None:
             token = mfa_token(user)
             for _ in range(5):
                 client.post("/login/mfa", json={"mfa_token": token, "recovery_code": "wrong-wrong-wrong"})
-            refusal("the `mfa_token` after 5 wrong attempts, with a right code", client.post("/login/mfa", json={"mfa_token": token, "code": pyotp.TOTP(secrets_by_name[user]).now()}))
+            refusal(
+                "the `mfa_token` after 5 wrong attempts, with a right code",
+                client.post("/login/mfa", json={"mfa_token": token, "code": pyotp.TOTP(secrets_by_name[user]).now()}),
+            )
             user = "totp2"
             token = mfa_token(user)
-            fresh = client.post("/login/mfa", json={"mfa_token": mfa_token(user), "recovery_code": recovery[user][0]}).json()["access_token"]
-            changed = client.post("/users/me/password", headers=bearer(fresh), json={"current_password": PASSWORD, "new_password": PASSWORD + "!"})
+            fresh = client.post("/login/mfa", json={"mfa_token": mfa_token(user), "recovery_code": recovery[user][0]}).json()[
+                "access_token"
+            ]
+            changed = client.post(
+                "/users/me/password", headers=bearer(fresh), json={"current_password": PASSWORD, "new_password": PASSWORD + "!"}
+            )
             lines.append(f"- (the owner changes the password → {changed.status_code})")
-            refusal("an `mfa_token` issued before the password change", client.post("/login/mfa", json={"mfa_token": token, "recovery_code": recovery[user][1]}))
+            refusal(
+                "an `mfa_token` issued before the password change",
+                client.post("/login/mfa", json={"mfa_token": token, "recovery_code": recovery[user][1]}),
+            )
             refreshed = client.post("/refresh", headers=bearer(second.json()["refresh_token"])).json()["access_token"]
             refusal("`DELETE /mfa/totp` with a refreshed (not fresh) token", client.delete("/mfa/totp", headers=bearer(refreshed)))
             lines.append(f"- (the refreshed token's claims: `{json.dumps(claims_of(keys, refreshed))}`)")
@@ -230,10 +257,16 @@ def main() -> None:
             first = client.post("/login", json={"username": "passkey3", "password": PASSWORD}).json()
             options = client.post("/login/mfa/passkey/options", json={"mfa_token": first["mfa_token"]}).json()
             other = authenticators["passkey4"].get({**options, "allowCredentials": []})
-            refusal("second step of passkey3 with passkey4's passkey", client.post("/login/mfa", json={"mfa_token": first["mfa_token"], "passkey": other}))
+            refusal(
+                "second step of passkey3 with passkey4's passkey",
+                client.post("/login/mfa", json={"mfa_token": first["mfa_token"], "passkey": other}),
+            )
             options = client.post("/login/passkey/options").json()
             client.post("/login/passkey", json={"credential": authenticators["passkey5"].get(options)}).raise_for_status()
-            refusal("passwordless, a challenge already used", client.post("/login/passkey", json={"credential": authenticators["passkey5"].get(options)}))
+            refusal(
+                "passwordless, a challenge already used",
+                client.post("/login/passkey", json={"credential": authenticators["passkey5"].get(options)}),
+            )
             password_only = client.post("/fresh-login", headers=bearer(refreshed), json={"password": PASSWORD})
             refusal("`/fresh-login` with the password alone, for a TOTP account", password_only)
     finally:
