@@ -116,6 +116,11 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "registration_open": True,
         "docs_enabled": True,
         "revocation_sync_seconds": 0.2,
+        # Generous database deadlines: on a busy machine (several suites at once, PostgreSQL checkpointing for
+        # every test database dropped) a commit can stall for seconds, and the hung-query guard would cut a
+        # healthy request. tests/test_database_faults.py proves the production deadlines with tight ones.
+        "database_pool_timeout": 60,
+        "database_query_timeout": 60,
         # argon2id at its cheapest: the tests check behaviour, not hashing cost (2 ms instead of 200 ms a hash).
         "password_hash_memory_kib": 1024,
         "password_hash_time_cost": 1,
