@@ -34,6 +34,7 @@ from {{ cookiecutter.package_name }}.users import service as users_service
 from .conftest import PASSWORD, Clock, bearer, login
 from .oidc import CLIENT_ID, RunningProvider, client, drive_login, exchange_for_id_token, run_provider
 from .test_mfa import code_now, enrol
+from .webauthn_authenticator import SoftwareAuthenticator
 
 OURS = "http://testserver/login/oidc/test/callback"
 OTHER = "http://other.example/callback"
@@ -334,6 +335,26 @@ def test_the_last_way_to_log_in_is_never_disconnected(app: TestClient, user: dic
     [hers] = app.get("/users/me/identities", headers=bearer(tokens["access_token"])).json()
     assert app.delete(f"/users/me/identities/{hers['id']}", headers=bearer(tokens["access_token"])).status_code == 204
     assert app.get("/users/me/identities", headers=bearer(tokens["access_token"])).json() == []
+
+
+def test_a_passkey_is_a_way_to_log_in_so_the_identity_may_go(app: TestClient) -> None:
+    """An account made by a provider has no password; with a passkey, disconnecting the provider leaves a way in."""
+    assert sign_up(app, log_in_at_provider(app, "bob"), "bob").status_code == 303
+    access = app.cookies["access_token"]
+    authenticator = SoftwareAuthenticator(origin="http://testserver")
+    options = app.post("/passkeys/register/options", headers=bearer(access)).json()
+    credential = authenticator.create(options)
+    registered = app.post("/passkeys/register", headers=bearer(access), json={"credential": credential, "name": "Phone"})
+    assert registered.status_code == 201, registered.text
+    [identity] = app.get("/users/me/identities", headers=bearer(access)).json()
+    # The account has a second factor now: the provider's login alone no longer manages it.
+    assert app.delete(f"/users/me/identities/{identity['id']}", headers=bearer(access)).status_code == 401
+    app.cookies.clear()
+    passwordless = app.post("/login/passkey", json={"credential": authenticator.get(app.post("/login/passkey/options").json())})
+    assert passwordless.status_code == 200, passwordless.text
+    strongest = passwordless.json()["access_token"]
+    assert app.delete(f"/users/me/identities/{identity['id']}", headers=bearer(strongest)).status_code == 204
+    assert app.get("/users/me", headers=bearer(strongest)).json()["username"] == "bob"
 
 
 @pytest.fixture
